@@ -1,0 +1,27 @@
+/**
+ * Config node "device store": devices, attributes and latest telemetry kept in Node-RED's global context,
+ * in the context store the user names (so persistence and sharing come from Node-RED's own store plugins).
+ */
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { checkStoreName, contextKeyValueStore, type GlobalContext } from '../lib/context-store';
+import { DeviceStore } from '../lib/device-store';
+import { type DeviceStoreNode, numberSetting } from '../lib/node-red';
+
+interface DeviceStoreDef extends NodeDef {
+  store?: string;
+  timeout?: string | number;
+}
+
+export = (RED: NodeAPI) => {
+  function DeviceStoreConfigNode(this: DeviceStoreNode, config: DeviceStoreDef) {
+    RED.nodes.createNode(this as Node, config);
+    const store = (config.store ?? '').trim();
+    this.storeError = checkStoreName(store, (RED.settings as unknown as { contextStorage?: unknown }).contextStorage);
+    if (this.storeError) this.error(`device store: ${this.storeError}`);
+    const global = this.context().global as unknown as GlobalContext;
+    this.deviceStore = new DeviceStore(contextKeyValueStore(global, store || undefined), {
+      callTimeoutMs: numberSetting(config.timeout, 5000, 1),
+    });
+  }
+  RED.nodes.registerType('rule-device-store', DeviceStoreConfigNode);
+};

@@ -1,0 +1,225 @@
+/**
+ * Device store logic over any asynchronous key/value store (in the package: Node-RED's global context,
+ * in the store the user picked). Pure: no Node-RED imports, so it is tested and benchmarked on its own.
+ *
+ * Layout: one top-level key per device, per attribute and per latest-telemetry key, so that
+ *  - a lookup reads only the keys it needs (cost flat in the number of devices),
+ *  - writers of different keys never overwrite each other's data, even from several Node-RED instances
+ *    sharing one context store (no read-modify-write of a big per-device object).
+ * Keys are `rule-engine:<kind>:...` with every user-supplied part percent-encoded, because Node-RED reads
+ * `.` and `[` in a context key as a property path.
+ */
+
+import { cloneMessage } from './message';
+
+export const SCOPES = ['client', 'shared', 'server'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export function isScope(s: unknown): s is Scope {
+  return typeof s === 'string' && (SCOPES as readonly string[]).includes(s);
+}
+
+/** ThingsBoard spells scopes CLIENT_SCOPE / SHARED_SCOPE / SERVER_SCOPE; accept both spellings. */
+export function parseScope(s: unknown): Scope | undefined {
+  if (typeof s !== 'string') return undefined;
+  const v = s
+    .trim()
+    .toLowerCase()
+    .replace(/_scope$/, '');
+  return isScope(v) ? v : undefined;
+}
+
+export interface Device {
+  name: string;
+  type: string;
+  createdTime: number;
+}
+export interface AttributeEntry {
+  value: unknown;
+  lastUpdateTs: number;
+}
+export interface TelemetryEntry {
+  ts: number;
+  value: unknown;
+}
+export interface TelemetryBatch {
+  ts: number;
+  values: Record<string, unknown>;
+}
+
+/** The minimum a backing store must do; values are stored as given and must be JSON-compatible. */
+export interface KeyValueStore {
+  get(keys: string[]): Promise<unknown[]>;
+  set(keys: string[], values: unknown[]): Promise<void>;
+}
+
+export class StoreError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'timeout' | 'busy' | 'backend' | 'bad-input',
+  ) {
+    super(message);
+    this.name = 'StoreError';
+  }
+}
+
+const PREFIX = 'rule-engine';
+
+export function encodeKeyPart(s: string): string {
+  return encodeURIComponent(s).replace(/[.!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+export const keys = {
+  device: (name: string) => `${PREFIX}:dev:${encodeKeyPart(name)}`,
+  attribute: (name: string, scope: Scope, key: string) =>
+    `${PREFIX}:attr:${scope}:${encodeKeyPart(name)}:${encodeKeyPart(key)}`,
+  latest: (name: string, key: string) => `${PREFIX}:ts:${encodeKeyPart(name)}:${encodeKeyPart(key)}`,
+};
+
+export interface StoreLimits {
+  /** How long one call to the backing store may take before it fails (RELIABILITY case 19). */
+  callTimeoutMs: number;
+  /** How many store calls may be outstanding at once; more fail at once with "busy". */
+  maxPending: number;
+}
+export const DEFAULT_STORE_LIMITS: StoreLimits = { callTimeoutMs: 5000, maxPending: 10000 };
+
+export class DeviceStore {
+  private pending = 0;
+  readonly limits: StoreLimits;
+
+  constructor(
+    private readonly kv: KeyValueStore,
+    limits: Partial<StoreLimits> = {},
+    private readonly now: () => number = Date.now,
+  ) {
+    this.limits = { ...DEFAULT_STORE_LIMITS, ...limits };
+  }
+
+  get pendingCalls(): number {
+    return this.pending;
+  }
+
+  async getDevice(name: string): Promise<Device | undefined> {
+    const [d] = await this.call(() => this.kv.get([keys.device(name)]));
+    return isDevice(d) ? d : undefined;
+  }
+
+  /** Returns the device, creating it with `type` when it is new. */
+  async ensureDevice(name: string, type: string): Promise<{ device: Device; created: boolean }> {
+    checkName(name);
+    const existing = await this.getDevice(name);
+    if (existing) return { device: existing, created: false };
+    const device: Device = { name, type: type || 'default', createdTime: this.now() };
+    await this.call(() => this.kv.set([keys.device(name)], [device]));
+    return { device, created: true };
+  }
+
+  async saveAttributes(name: string, scope: Scope, values: Record<string, unknown>, ts: number): Promise<void> {
+    checkName(name);
+    const names = Object.keys(values);
+    if (names.length === 0) return;
+    const ks = names.map((k) => keys.attribute(name, scope, k));
+    // Copies, so that a later change to the message cannot reach into the store.
+    const vs = names.map((k) => ({ value: cloneMessage(values[k]), lastUpdateTs: ts }) satisfies AttributeEntry);
+    await this.call(() => this.kv.set(ks, vs));
+  }
+
+  async getAttributes(name: string, scope: Scope, attrNames: string[]): Promise<Map<string, AttributeEntry>> {
+    const out = new Map<string, AttributeEntry>();
+    if (attrNames.length === 0) return out;
+    const vals = await this.call(() => this.kv.get(attrNames.map((k) => keys.attribute(name, scope, k))));
+    attrNames.forEach((k, i) => {
+      const v = vals[i] as AttributeEntry | undefined;
+      if (v && typeof v === 'object' && 'value' in v) out.set(k, v);
+    });
+    return out;
+  }
+
+  /** Saves time-series points; the latest value of each key is kept, an older point never replaces a newer one. */
+  async saveTelemetry(name: string, batches: TelemetryBatch[]): Promise<void> {
+    checkName(name);
+    const newest = new Map<string, TelemetryEntry>();
+    for (const b of batches) {
+      for (const k of Object.keys(b.values)) {
+        const cur = newest.get(k);
+        if (!cur || b.ts >= cur.ts) newest.set(k, { ts: b.ts, value: cloneMessage(b.values[k]) });
+      }
+    }
+    if (newest.size === 0) return;
+    const names = [...newest.keys()];
+    const ks = names.map((k) => keys.latest(name, k));
+    const stored = await this.call(() => this.kv.get(ks));
+    const wk: string[] = [];
+    const wv: TelemetryEntry[] = [];
+    names.forEach((k, i) => {
+      const old = stored[i] as TelemetryEntry | undefined;
+      const next = newest.get(k)!;
+      if (!old || typeof old.ts !== 'number' || next.ts >= old.ts) {
+        wk.push(ks[i]);
+        wv.push(next);
+      }
+    });
+    if (wk.length > 0) await this.call(() => this.kv.set(wk, wv));
+  }
+
+  async getLatest(name: string, tsKeys: string[]): Promise<Map<string, TelemetryEntry>> {
+    const out = new Map<string, TelemetryEntry>();
+    if (tsKeys.length === 0) return out;
+    const vals = await this.call(() => this.kv.get(tsKeys.map((k) => keys.latest(name, k))));
+    tsKeys.forEach((k, i) => {
+      const v = vals[i] as TelemetryEntry | undefined;
+      if (v && typeof v === 'object' && typeof v.ts === 'number') out.set(k, v);
+    });
+    return out;
+  }
+
+  /** Every store call goes through here: a time limit and a cap on calls in flight. */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.pending >= this.limits.maxPending) {
+      throw new StoreError(
+        `device store busy: ${this.pending} calls pending (limit ${this.limits.maxPending})`,
+        'busy',
+      );
+    }
+    this.pending++;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new StoreError(`device store did not answer within ${this.limits.callTimeoutMs} ms`, 'timeout')),
+          this.limits.callTimeoutMs,
+        );
+      });
+      return await Promise.race([fn(), timeout]);
+    } catch (err) {
+      if (err instanceof StoreError) throw err;
+      throw new StoreError(`device store error: ${(err as Error)?.message ?? String(err)}`, 'backend');
+    } finally {
+      clearTimeout(timer);
+      this.pending--;
+    }
+  }
+}
+
+function checkName(name: string): void {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new StoreError('device name must be a non-empty string', 'bad-input');
+  }
+}
+
+function isDevice(d: unknown): d is Device {
+  return !!d && typeof d === 'object' && typeof (d as Device).name === 'string';
+}
+
+/** An in-memory KeyValueStore, for tests and benchmarks of the logic without Node-RED. */
+export class MemoryKeyValueStore implements KeyValueStore {
+  readonly map = new Map<string, unknown>();
+  async get(ks: string[]): Promise<unknown[]> {
+    return ks.map((k) => this.map.get(k));
+  }
+  async set(ks: string[], vs: unknown[]): Promise<void> {
+    ks.forEach((k, i) => {
+      this.map.set(k, vs[i]);
+    });
+  }
+}

@@ -1,0 +1,185 @@
+/**
+ * The rule-engine message model (see README "Message model").
+ *
+ * A rule-engine message is an ordinary Node-RED `msg` with four agreed properties:
+ *  - `payload`    the message data: an object, or `[{ts, values}]` for telemetry
+ *  - `metadata`   string keys to string values, as in ThingsBoard
+ *  - `msgType`    e.g. POST_TELEMETRY_REQUEST
+ *  - `originator` the device name the message is about
+ * Anything else on `msg` is left alone and passes through.
+ */
+
+export const MsgType = {
+  POST_ATTRIBUTES_REQUEST: 'POST_ATTRIBUTES_REQUEST',
+  POST_TELEMETRY_REQUEST: 'POST_TELEMETRY_REQUEST',
+  TO_SERVER_RPC_REQUEST: 'TO_SERVER_RPC_REQUEST',
+  RPC_CALL_FROM_SERVER_TO_DEVICE: 'RPC_CALL_FROM_SERVER_TO_DEVICE',
+  ATTRIBUTES_UPDATED: 'ATTRIBUTES_UPDATED',
+  ATTRIBUTES_DELETED: 'ATTRIBUTES_DELETED',
+  TIMESERIES_UPDATED: 'TIMESERIES_UPDATED',
+} as const;
+export type KnownMsgType = (typeof MsgType)[keyof typeof MsgType];
+
+export type Metadata = Record<string, string>;
+
+export interface RuleMsg {
+  payload?: unknown;
+  metadata: Metadata;
+  msgType: string;
+  originator?: string;
+  error?: unknown;
+  [key: string]: unknown;
+}
+
+/** Deepest nesting we clone or walk; deeper payloads are rejected rather than risking stack overflow. */
+export const MAX_DEPTH = 1000;
+
+export class MessageError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'MessageError';
+  }
+}
+
+/** Metadata values are strings in ThingsBoard: objects become JSON, null/undefined become "". */
+export function toMetadataValue(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'object') return JSON.stringify(value);
+  return String(value);
+}
+
+/** A fresh metadata object with every value coerced to a string; rejects non-objects. */
+export function normaliseMetadata(input: unknown): Metadata {
+  if (input === undefined || input === null) return {};
+  if (typeof input !== 'object' || Array.isArray(input)) {
+    throw new MessageError('msg.metadata must be an object of string values', 'bad-metadata');
+  }
+  const out: Metadata = {};
+  for (const key of Object.keys(input)) {
+    setOwn(out, key, toMetadataValue((input as Record<string, unknown>)[key]));
+  }
+  return out;
+}
+
+export function createMessage(parts: {
+  payload?: unknown;
+  metadata?: Record<string, unknown>;
+  msgType: string;
+  originator?: string;
+}): RuleMsg {
+  const msg: RuleMsg = {
+    payload: parts.payload,
+    metadata: normaliseMetadata(parts.metadata),
+    msgType: parts.msgType,
+  };
+  if (parts.originator !== undefined) msg.originator = parts.originator;
+  return msg;
+}
+
+/** The originator as a non-empty string, or a MessageError("originator missing") (RELIABILITY case 16). */
+export function requireOriginator(msg: { originator?: unknown }): string {
+  const o = msg.originator;
+  if (typeof o !== 'string' || o.length === 0) {
+    const what = o === undefined ? 'missing' : typeof o !== 'string' ? `not a string (${typeOf(o)})` : 'empty';
+    throw new MessageError(`originator missing: msg.originator is ${what}`, 'originator-missing');
+  }
+  return o;
+}
+
+/**
+ * Checks the rule-engine properties of a Node-RED msg in place: metadata becomes a string map (created
+ * when absent), msgType must be a string when present. Returns the same msg typed as RuleMsg.
+ */
+export function validateMessage(msg: Record<string, unknown>, opts: { requireMsgType?: boolean } = {}): RuleMsg {
+  msg.metadata = normaliseMetadata(msg.metadata);
+  if (msg.msgType === undefined || msg.msgType === null || msg.msgType === '') {
+    if (opts.requireMsgType) throw new MessageError('msg.msgType missing', 'msgtype-missing');
+    msg.msgType = '';
+  } else if (typeof msg.msgType !== 'string') {
+    throw new MessageError(`msg.msgType must be a string, got ${typeOf(msg.msgType)}`, 'bad-msgtype');
+  }
+  return msg as RuleMsg;
+}
+
+export function typeOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'array';
+  if (Buffer.isBuffer(v)) return 'buffer';
+  return typeof v;
+}
+
+/** Sets an own property, even for keys such as `__proto__` that plain assignment would treat specially. */
+export function setOwn(target: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
+}
+
+/**
+ * Deep copy of a message or a part of one. Unlike a naive clone, keys named `__proto__` stay plain data
+ * and never become a prototype (RELIABILITY case 14), nesting beyond `maxDepth` is an error rather than a
+ * stack overflow (case 13), and Buffers are copied as Buffers. Functions and class instances other than
+ * Date/Buffer/typed arrays are kept by reference (like Node-RED's own clone does for req/res objects).
+ */
+export function cloneMessage<T>(value: T, maxDepth = MAX_DEPTH): T {
+  return cloneValue(value, 0, maxDepth) as T;
+}
+
+function cloneValue(value: unknown, depth: number, maxDepth: number): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > maxDepth) {
+    throw new MessageError(`message nested deeper than ${maxDepth} levels`, 'too-deep', { maxDepth });
+  }
+  if (Buffer.isBuffer(value)) return Buffer.from(value);
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = cloneValue(value[i], depth + 1, maxDepth);
+    return out;
+  }
+  if (value instanceof Date) return new Date(value.getTime());
+  if (ArrayBuffer.isView(value)) return (value as unknown as { slice(): unknown }).slice();
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    setOwn(out, key, cloneValue((value as Record<string, unknown>)[key], depth + 1, maxDepth));
+  }
+  return out;
+}
+
+/** Nesting depth of a JSON-like value, stopping early once `limit` is passed (no recursion). */
+export function depthExceeds(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) continue;
+    if (d >= limit) return true;
+    const children = Array.isArray(v) ? v : Object.values(v as object);
+    for (const c of children) {
+      if (c !== null && typeof c === 'object') stack.push([c, d + 1]);
+    }
+  }
+  return false;
+}
+
+/** Reads `a.b[0].c` from an object without evaluating anything; undefined when any step is missing. */
+export function getPath(root: unknown, path: string): unknown {
+  const parts = path
+    .replace(/\[(\d+)\]/g, '.$1')
+    .split('.')
+    .filter((p) => p.length > 0);
+  let cur: unknown = root;
+  for (const p of parts) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    if (!Object.hasOwn(cur as object, p)) return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}

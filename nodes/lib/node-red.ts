@@ -1,0 +1,100 @@
+/**
+ * The thin glue every node shares: Failure routing, status that only changes when it has to (status
+ * updates are broadcast to every open editor, so one per message would cost more than the work itself),
+ * and finding the device store a node is configured with.
+ */
+import type { Node, NodeAPI, NodeMessage, NodeStatus } from 'node-red';
+import type { DeviceStore } from './device-store';
+import { MessageError } from './message';
+
+export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
+export type Done = (err?: Error) => void;
+
+/** What a config node of type rule-device-store exposes to the nodes that use it. */
+export interface DeviceStoreNode extends Node {
+  deviceStore: DeviceStore;
+  /** Set when the store cannot be used (e.g. a context store name Node-RED does not have). */
+  storeError?: string;
+}
+
+const MAX_STATUS_TEXT = 64;
+
+export class StatusTracker {
+  private last = '';
+  constructor(private readonly node: Node) {}
+
+  set(status: NodeStatus): void {
+    const text = typeof status.text === 'string' ? truncate(status.text) : status.text;
+    const key = `${status.fill}|${status.shape}|${text}`;
+    if (key === this.last) return;
+    this.last = key;
+    this.node.status({ ...status, text });
+  }
+  ok(text = 'ok'): void {
+    this.set({ fill: 'green', shape: 'dot', text });
+  }
+  error(text: string): void {
+    this.set({ fill: 'red', shape: 'ring', text });
+  }
+  warn(text: string): void {
+    this.set({ fill: 'yellow', shape: 'ring', text });
+  }
+  clear(): void {
+    this.last = '';
+    this.node.status({});
+  }
+}
+
+function truncate(s: string): string {
+  return s.length > MAX_STATUS_TEXT ? `${s.slice(0, MAX_STATUS_TEXT - 1)}…` : s;
+}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}
+
+/**
+ * Sends `msg` to the Failure output with `msg.error` describing why, shows the error on the status, and
+ * reports it through done(err) so Catch nodes see it too.
+ */
+export function sendFailure(
+  node: Node,
+  status: StatusTracker,
+  send: Send,
+  done: Done,
+  msg: NodeMessage,
+  err: unknown,
+  failurePort: number,
+  portCount: number,
+): void {
+  const error = err instanceof Error ? err : new Error(String(err));
+  const details = err instanceof MessageError ? err.details : {};
+  const code = (err as { code?: unknown })?.code;
+  (msg as NodeMessage & { error: unknown }).error = {
+    message: error.message,
+    ...(typeof code === 'string' ? { code } : {}),
+    ...details,
+    source: { id: node.id, type: node.type, name: node.name },
+  };
+  status.error(error.message);
+  const out: Array<NodeMessage | null> = new Array(portCount).fill(null);
+  out[failurePort] = msg;
+  send(out);
+  done(error);
+}
+
+/** The configured device store, or an error saying what is wrong with the configuration. */
+export function resolveDeviceStore(RED: NodeAPI, id: string | undefined): DeviceStoreNode {
+  if (!id) throw new MessageError('no device store configured', 'no-store');
+  const n = RED.nodes.getNode(id) as DeviceStoreNode | null;
+  if (!n?.deviceStore) throw new MessageError('the configured device store is missing or disabled', 'no-store');
+  if (n.storeError) throw new MessageError(n.storeError, 'bad-store');
+  return n;
+}
+
+/** A numeric setting from the editor, or the default when empty or not a number. */
+export function numberSetting(v: unknown, dflt: number, min = 0): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
+  return Number.isFinite(n) && n >= min ? n : dflt;
+}
