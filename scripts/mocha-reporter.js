@@ -1,5 +1,4 @@
 // Mocha's spec reporter plus one plain closing line, "N passed, N failed, N skipped", that CI can read.
-'use strict';
 const Mocha = require('mocha');
 
 const { EVENT_RUN_END } = Mocha.Runner.constants;

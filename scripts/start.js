@@ -2,7 +2,6 @@
 // `npm start`: runs Node-RED with this package in a project-local user directory (.demo/), with the
 // examples imported on first start and a persistent context store, so the nodes can be tried at once.
 // Options: --port N (default 1880, or $PORT).
-'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 const net = require('node:net');

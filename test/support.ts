@@ -2,9 +2,18 @@
  * Shared test set-up: the real Node-RED runtime through node-red-node-test-helper, and small helpers to wait
  * for messages on helper nodes.
  */
+import path from 'node:path';
 import helper from 'node-red-node-test-helper';
 
-helper.init(require.resolve('node-red'));
+/**
+ * The Node-RED package directory the tests run against: the devDependency, or another copy named by
+ * NODE_RED_PATH (scripts/test-matrix.js points it at Node-RED 5 for the second leg).
+ */
+export function nodeRedDir(): string {
+  return process.env.NODE_RED_PATH ?? path.dirname(require.resolve('node-red/package.json'));
+}
+
+helper.init(require.resolve(nodeRedDir()));
 
 export { helper };
 

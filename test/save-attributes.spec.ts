@@ -1,0 +1,333 @@
+import assert from 'node:assert/strict';
+import type { DeviceStore } from '../nodes/lib/device-store';
+import {
+  type AnyMsg,
+  collect,
+  delay,
+  errorCalls,
+  helper,
+  inTab,
+  nextMessage,
+  sendAndWait,
+  statusCalls,
+} from './support';
+
+const deviceStoreNode = require('../nodes/device-store/device-store');
+const saveAttributesNode = require('../nodes/save-attributes/save-attributes');
+const originatorAttributesNode = require('../nodes/originator-attributes/originator-attributes');
+const nodes = [deviceStoreNode, saveAttributesNode, originatorAttributesNode];
+
+function flow(sa: Record<string, unknown> = {}) {
+  return inTab([
+    { id: 's1', type: 'rule-device-store', store: '' },
+    { id: 'sa', type: 'rule-save-attributes', deviceStore: 's1', ...sa, wires: [['ok'], ['fail']] },
+    { id: 'ok', type: 'helper' },
+    { id: 'fail', type: 'helper' },
+    { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper' },
+  ]);
+}
+
+function store(): DeviceStore {
+  return (helper.getNode('s1') as unknown as { deviceStore: DeviceStore }).deviceStore;
+}
+
+const input = (extra: Partial<AnyMsg> = {}): AnyMsg => ({
+  payload: { deviceName: 'Thermostat-A', firmware: { v: 2 } },
+  metadata: { deviceType: 'thermostat', ts: '1700000000000' },
+  msgType: 'POST_ATTRIBUTES_REQUEST',
+  originator: 'Thermostat-A',
+  ...extra,
+});
+
+async function attr(scope: 'client' | 'shared' | 'server', key: string, device = 'Thermostat-A') {
+  return (await store().getAttributes(device, scope, [key])).get(key);
+}
+
+/** Where `deviceName` of Thermostat-A ended up, scope by scope. */
+async function scopesHolding(key: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const s of ['client', 'shared', 'server'] as const) if (await attr(s, key)) out.push(s);
+  return out;
+}
+
+describe('save attributes node', () => {
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
+  afterEach(() => helper.unload());
+
+  for (const scope of ['client', 'shared', 'server'] as const) {
+    it(`saves the payload's attributes in ${scope} scope when configured so`, async () => {
+      await helper.load(nodes, flow({ scope }));
+      const { port } = await sendAndWait('sa', input(), ['ok', 'fail']);
+      assert.equal(port, 'ok');
+      assert.deepEqual(await scopesHolding('deviceName'), [scope]);
+      assert.deepEqual(await attr(scope, 'deviceName'), { value: 'Thermostat-A', lastUpdateTs: 1700000000000 });
+      assert.deepEqual((await attr(scope, 'firmware'))?.value, { v: 2 }, 'values keep their types');
+    });
+  }
+
+  it('saves in server scope by default (no scope configured), as ThingsBoard does', async () => {
+    await helper.load(nodes, flow());
+    const { port } = await sendAndWait('sa', input(), ['ok', 'fail']);
+    assert.equal(port, 'ok');
+    assert.deepEqual(await scopesHolding('deviceName'), ['server']);
+  });
+
+  for (const [spelling, expected] of [
+    ['client', 'client'],
+    ['CLIENT_SCOPE', 'client'],
+    ['SHARED_SCOPE', 'shared'],
+    ['server', 'server'],
+  ] as const) {
+    it(`lets metadata.scope "${spelling}" override the configured scope`, async () => {
+      await helper.load(nodes, flow({ scope: expected === 'server' ? 'client' : 'server' }));
+      const { port } = await sendAndWait('sa', input({ metadata: { scope: spelling } }), ['ok', 'fail']);
+      assert.equal(port, 'ok');
+      assert.deepEqual(await scopesHolding('deviceName'), [expected]);
+    });
+  }
+
+  it('fails naming an invalid metadata.scope, and saves nothing', async () => {
+    await helper.load(nodes, flow({ scope: 'client' }));
+    const { port, msg } = await sendAndWait('sa', input({ metadata: { scope: 'PUBLIC_SCOPE' } }), ['ok', 'fail']);
+    assert.equal(port, 'fail');
+    assert.match(String(msg.error?.message), /metadata\.scope "PUBLIC_SCOPE" is not a scope/);
+    assert.equal(msg.error?.code, 'bad-scope');
+    assert.deepEqual(await scopesHolding('deviceName'), []);
+    assert.equal(await store().getDevice('Thermostat-A'), undefined, 'no device created either');
+  });
+
+  it('uses metadata.ts as the update time', async () => {
+    await helper.load(nodes, flow({ scope: 'client' }));
+    await sendAndWait('sa', input({ metadata: { ts: '1650000000123' } }), ['ok', 'fail']);
+    assert.equal((await attr('client', 'deviceName'))?.lastUpdateTs, 1650000000123);
+  });
+
+  it('uses the current time when metadata.ts is absent', async () => {
+    await helper.load(nodes, flow({ scope: 'client' }));
+    const before = Date.now();
+    const { port } = await sendAndWait('sa', input({ metadata: {} }), ['ok', 'fail']);
+    const after = Date.now();
+    assert.equal(port, 'ok');
+    const ts = (await attr('client', 'deviceName'))?.lastUpdateTs ?? -1;
+    assert.ok(ts >= before && ts <= after, `lastUpdateTs ${ts} not within [${before}, ${after}]`);
+  });
+
+  for (const bad of ['yesterday', '12abc', 'NaN']) {
+    it(`fails when metadata.ts is "${bad}"`, async () => {
+      await helper.load(nodes, flow({ scope: 'client' }));
+      const { port, msg } = await sendAndWait('sa', input({ metadata: { ts: bad } }), ['ok', 'fail']);
+      assert.equal(port, 'fail');
+      assert.match(String(msg.error?.message), new RegExp(`metadata\\.ts "${bad}" is not a number`));
+      assert.equal(await attr('client', 'deviceName'), undefined);
+    });
+  }
+
+  it('creates the device on first sight with metadata.deviceType, and never again', async () => {
+    await helper.load(nodes, flow({ scope: 'client' }));
+    assert.equal(await store().getDevice('Thermostat-A'), undefined);
+    const before = Date.now();
+    await sendAndWait('sa', input(), ['ok', 'fail']);
+    const first = await store().getDevice('Thermostat-A');
+    assert.equal(first?.type, 'thermostat');
+    assert.ok(first && first.createdTime >= before && first.createdTime <= Date.now());
+    await delay(5);
+    const { port } = await sendAndWait(
+      'sa',
+      input({ metadata: { deviceType: 'other-type' }, payload: { firmware: '2.0' } }),
+      ['ok', 'fail'],
+    );
+    assert.equal(port, 'ok');
+    assert.deepEqual(await store().getDevice('Thermostat-A'), first, 'same type and createdTime');
+    assert.equal((await attr('client', 'firmware'))?.value, '2.0', 'the second message was saved');
+  });
+
+  it("gives a new device the type 'default' without metadata.deviceType", async () => {
+    await helper.load(nodes, flow());
+    await sendAndWait('sa', input({ originator: 'Sensor-9', metadata: {} }), ['ok', 'fail']);
+    assert.equal((await store().getDevice('Sensor-9'))?.type, 'default');
+  });
+
+  it('creates a new device once when two of its messages arrive together', async () => {
+    await helper.load(nodes, flow());
+    const ok = collect('ok');
+    helper.getNode('sa').receive(input({ originator: 'Burst', payload: { a: 1 } }));
+    helper.getNode('sa').receive(input({ originator: 'Burst', payload: { b: 2 }, metadata: { deviceType: 'x' } }));
+    for (let i = 0; i < 100 && ok.msgs.length < 2; i++) await delay(10);
+    ok.stop();
+    assert.equal(ok.msgs.length, 2);
+    assert.equal((await store().getDevice('Burst'))?.type, 'thermostat', 'the first message decides the type');
+  });
+
+  it('passes the input message unchanged to Success', async () => {
+    await helper.load(nodes, flow());
+    const m = input({ topic: 'devices/Thermostat-A', _extra: { keep: true } });
+    const original = structuredClone(m);
+    const { port, msg } = await sendAndWait('sa', m, ['ok', 'fail']);
+    assert.equal(port, 'ok');
+    for (const k of Object.keys(original)) assert.deepEqual(msg[k], original[k], `msg.${k}`);
+    assert.equal(msg.error, undefined);
+    assert.equal(statusCalls('sa').at(-1)?.fill, 'green');
+    assert.equal(statusCalls('sa').at(-1)?.text, 'ok');
+  });
+
+  it('stores copies: changing the message afterwards leaves the store alone', async () => {
+    await helper.load(nodes, flow({ scope: 'shared' }));
+    const { msg } = await sendAndWait('sa', input(), ['ok', 'fail']);
+    (msg.payload as { firmware: { v: number } }).firmware.v = 99;
+    assert.deepEqual((await attr('shared', 'firmware'))?.value, { v: 2 });
+  });
+
+  it('accepts an empty payload {} and saves nothing', async () => {
+    await helper.load(nodes, flow());
+    const { port } = await sendAndWait('sa', input({ payload: {} }), ['ok', 'fail']);
+    assert.equal(port, 'ok');
+    assert.deepEqual(await scopesHolding('deviceName'), []);
+  });
+
+  for (const t of ['POST_TELEMETRY_REQUEST', 'ATTRIBUTES_UPDATED', 'post_attributes_request']) {
+    it(`sends message type ${t} to Failure, to Catch, with a red status`, async () => {
+      await helper.load(nodes, flow());
+      const caught = nextMessage('caught');
+      const { port, msg } = await sendAndWait('sa', input({ msgType: t }), ['ok', 'fail']);
+      assert.equal(port, 'fail');
+      assert.equal(msg.error?.message, `message type "${t}" is not POST_ATTRIBUTES_REQUEST`);
+      assert.equal(msg.error?.code, 'wrong-msgtype');
+      const c = await caught;
+      // The Catch node gets Node-RED's rendering of the error ("MessageError: ...").
+      assert.ok(String((c.error as { message: string }).message).endsWith(`"${t}" is not POST_ATTRIBUTES_REQUEST`));
+      const st = statusCalls('sa').at(-1);
+      assert.equal(st?.fill, 'red');
+      // The status shows the error text (shortened to 64 characters with an ellipsis when longer).
+      assert.match(String(st?.text), /^message type "/);
+      assert.ok(String(msg.error?.message).startsWith(String(st?.text).replace(/…$/, '')));
+      assert.equal(await store().getDevice('Thermostat-A'), undefined);
+    });
+  }
+
+  it('sends a message without msgType to Failure', async () => {
+    await helper.load(nodes, flow());
+    const m = input();
+    delete m.msgType;
+    const { port, msg } = await sendAndWait('sa', m, ['ok', 'fail']);
+    assert.equal(port, 'fail');
+    assert.match(String(msg.error?.message), /message type missing: is not POST_ATTRIBUTES_REQUEST/);
+  });
+
+  it('turns the status green again after a failure once a message succeeds', async () => {
+    await helper.load(nodes, flow());
+    await sendAndWait('sa', input({ msgType: 'X' }), ['ok', 'fail']);
+    assert.equal(statusCalls('sa').at(-1)?.fill, 'red');
+    await sendAndWait('sa', input(), ['ok', 'fail']);
+    assert.equal(statusCalls('sa').at(-1)?.fill, 'green');
+  });
+
+  for (const [label, originator] of [
+    ['missing', undefined],
+    ['empty', ''],
+    ['a number', 7],
+  ] as const) {
+    it(`fails with "originator missing" when the originator is ${label}`, async () => {
+      await helper.load(nodes, flow());
+      const m = input();
+      if (originator === undefined) delete m.originator;
+      else (m as Record<string, unknown>).originator = originator;
+      const caught = nextMessage('caught');
+      const { port, msg } = await sendAndWait('sa', m, ['ok', 'fail']);
+      assert.equal(port, 'fail');
+      assert.match(String(msg.error?.message), /^originator missing/);
+      assert.equal(msg.error?.code, 'originator-missing');
+      await caught;
+      assert.ok(errorCalls('sa').some((e) => /originator missing/.test(e)));
+    });
+  }
+
+  for (const [label, payload, pattern] of [
+    ['an array', [{ a: 1 }], /must be an object of attribute names to values, got array/],
+    ['null', null, /got null/],
+    ['a string', '{"a":1}', /got string/],
+    ['a Buffer', Buffer.from('{"a":1}'), /got buffer/],
+    ['a number', 5, /got number/],
+    ['a Date', new Date(0), /got Date/],
+    ['a NaN value', { a: Number.NaN }, /attribute "a" has a value that cannot be stored \(NaN\)/],
+    ['an empty attribute name', { '': 1 }, /attribute with an empty name/],
+  ] as const) {
+    it(`fails when the payload is ${label}`, async () => {
+      await helper.load(nodes, flow());
+      const { port, msg } = await sendAndWait('sa', input({ payload }), ['ok', 'fail']);
+      assert.equal(port, 'fail');
+      assert.match(String(msg.error?.message), pattern);
+      assert.equal(await store().getDevice('Thermostat-A'), undefined);
+    });
+  }
+
+  it('keeps a __proto__ attribute as plain data', async () => {
+    await helper.load(nodes, flow({ scope: 'client' }));
+    const payload = JSON.parse('{"__proto__": {"isAdmin": true}, "deviceName": "x"}');
+    const { port } = await sendAndWait('sa', input({ payload }), ['ok', 'fail']);
+    assert.equal(port, 'ok');
+    const v = (await attr('client', '__proto__'))?.value as Record<string, unknown>;
+    assert.deepEqual({ ...v }, { isAdmin: true });
+    assert.equal(({} as Record<string, unknown>).isAdmin, undefined);
+  });
+
+  it('fails every message, with a red status from the start, when the device store is missing', async () => {
+    await helper.load(nodes, flow({ deviceStore: 'nope' }));
+    assert.equal(statusCalls('sa').at(-1)?.fill, 'red');
+    const { port, msg } = await sendAndWait('sa', input(), ['ok', 'fail']);
+    assert.equal(port, 'fail');
+    assert.match(String(msg.error?.message), /device store is missing/);
+  });
+
+  it('fails every message when the configured scope is unknown', async () => {
+    await helper.load(nodes, flow({ scope: 'everywhere' }));
+    assert.match(String(statusCalls('sa').at(-1)?.text), /unknown scope "everywhere"/);
+    const { port, msg } = await sendAndWait('sa', input(), ['ok', 'fail']);
+    assert.equal(port, 'fail');
+    assert.match(String(msg.error?.message), /unknown scope "everywhere"/);
+  });
+
+  it('the tutorial path: attributes saved in client scope reach an RPC as metadata.cs_deviceName', async () => {
+    await helper.load(
+      nodes,
+      inTab([
+        { id: 's1', type: 'rule-device-store', store: '' },
+        { id: 'sa', type: 'rule-save-attributes', deviceStore: 's1', scope: 'client', wires: [['ok'], ['fail']] },
+        { id: 'ok', type: 'helper' },
+        { id: 'fail', type: 'helper' },
+        {
+          id: 'oa',
+          type: 'rule-originator-attributes',
+          deviceStore: 's1',
+          clientAttributeNames: ['deviceName'],
+          sharedAttributeNames: [],
+          serverAttributeNames: [],
+          latestTsKeyNames: [],
+          fetchTo: 'metadata',
+          wires: [['rpcOk'], ['rpcFail']],
+        },
+        { id: 'rpcOk', type: 'helper' },
+        { id: 'rpcFail', type: 'helper' },
+      ]),
+    );
+    const rpc: AnyMsg = {
+      payload: { method: 'setValue', params: '42' },
+      metadata: { requestUUID: 'r-1' },
+      msgType: 'RPC_CALL_FROM_SERVER_TO_DEVICE',
+      originator: 'Thermostat-A',
+    };
+    // Before the uplink saved anything, the enrichment finds nothing.
+    let r = await sendAndWait('oa', structuredClone(rpc), ['rpcOk', 'rpcFail']);
+    assert.equal(r.port, 'rpcFail');
+    const saved = await sendAndWait(
+      'sa',
+      input({ payload: { deviceName: 'Thermostat-A' }, metadata: { deviceType: 'thermostat' } }),
+      ['ok', 'fail'],
+    );
+    assert.equal(saved.port, 'ok');
+    r = await sendAndWait('oa', structuredClone(rpc), ['rpcOk', 'rpcFail']);
+    assert.equal(r.port, 'rpcOk');
+    assert.equal(r.msg.metadata?.cs_deviceName, 'Thermostat-A');
+  });
+});
