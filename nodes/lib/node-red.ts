@@ -71,9 +71,11 @@ export function sendFailure(
   const error = err instanceof Error ? err : new Error(String(err));
   const details = err instanceof MessageError ? err.details : {};
   const code = (err as { code?: unknown })?.code;
+  const kind = (err as { kind?: unknown })?.kind;
   (msg as NodeMessage & { error: unknown }).error = {
     message: error.message,
     ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof kind === 'string' ? { kind } : {}),
     ...details,
     source: { id: node.id, type: node.type, name: node.name },
   };
@@ -97,4 +99,34 @@ export function resolveDeviceStore(RED: NodeAPI, id: string | undefined): Device
 export function numberSetting(v: unknown, dflt: number, min = 0): number {
   const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
   return Number.isFinite(n) && n >= min ? n : dflt;
+}
+
+type Handler = (req: unknown, res: { status(code: number): { end(): void } }, next: () => void) => void;
+
+/** Node-RED's own rule for whether a token scope grants a permission ("read" grants every "*.read"). */
+export function scopeAllows(scope: unknown, permission: string): boolean {
+  if (Array.isArray(scope)) return scope.some((s) => scopeAllows(s, permission));
+  if (scope === '*' || scope === permission) return true;
+  if (scope === 'read' || scope === '*.read') return permission.endsWith('.read');
+  if (scope === 'write' || scope === '*.write') return permission.endsWith('.write');
+  return false;
+}
+
+/**
+ * Middleware for an admin route. Read routes use RED.auth.needsPermission as they are. Write routes first
+ * require a signed-in user through it (401 without a valid token), then answer 403 to a user whose token does
+ * not grant the permission: Node-RED itself answers 401 for both, which tells a read-only user to sign in again.
+ */
+export function adminPermission(RED: NodeAPI, permission: string): Handler[] {
+  const auth = RED.auth.needsPermission.bind(RED.auth) as unknown as (p: string) => Handler;
+  if (!permission.endsWith('.write')) return [auth(permission)];
+  const read = permission.replace(/\.write$/, '.read');
+  const secured = () => !!(RED.settings as unknown as { adminAuth?: unknown }).adminAuth;
+  const forbid: Handler = (req, res, next) => {
+    if (!secured()) return next();
+    const scope = (req as { authInfo?: { scope?: unknown } }).authInfo?.scope;
+    if (scopeAllows(scope, permission)) return next();
+    res.status(403).end();
+  };
+  return [auth(read), forbid];
 }

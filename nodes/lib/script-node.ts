@@ -1,0 +1,171 @@
+/**
+ * What the script node does besides Node-RED plumbing: compile once per deploy, run per message, count the
+ * errors that block a script, remember the last input for the editor's Test button, and the Test route.
+ */
+import type { NodeAPI } from 'node-red';
+import { cloneMessage, type Metadata } from './message';
+import { adminPermission } from './node-red';
+import { type CompiledScript, compileScript, ScriptError, type ScriptLimits } from './script-runtime';
+import { ErrorBlocker, messagesFromResult, ResultError, type ScriptMessage } from './transform';
+
+export const SCRIPT_PARAMS = ['msg', 'metadata', 'msgType'];
+
+/** ThingsBoard's default sample for its "Test script function" dialog. */
+export const DEFAULT_SAMPLE: ScriptMessage = {
+  msg: { temperature: 22.4, humidity: 78 },
+  metadata: { deviceName: 'Test Device', deviceType: 'default', ts: '1700000000000' },
+  msgType: 'POST_TELEMETRY_REQUEST',
+};
+
+export interface ScriptSettings {
+  body: string;
+  timeoutMs: number;
+  limits?: Partial<ScriptLimits>;
+}
+
+/** A script refused because it is blocked; not itself counted towards another block. */
+export class ScriptBlockedError extends Error {
+  readonly kind = 'blocked';
+  readonly code = 'script-blocked';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ScriptBlockedError';
+  }
+}
+
+/** Errors that say the script itself is broken or dangerous; ThingsBoard counts these towards a block. */
+const COUNTED = new Set(['timeout', 'compile', 'size', 'memory']);
+
+const lastSamples = new Map<string, ScriptMessage>();
+const MAX_SAMPLE_CHARS = 100_000;
+
+export class ScriptNodeRunner {
+  private script?: CompiledScript;
+  private compileError?: Error;
+  private readonly ready: Promise<void>;
+  private readonly blocker = new ErrorBlocker();
+  private nodeId?: string;
+  private disposed = false;
+
+  constructor(
+    settings: ScriptSettings,
+    hooks: { onCompileError?: (err: Error) => void } = {},
+  ) {
+    this.ready = compileScript({
+      params: SCRIPT_PARAMS,
+      body: settings.body,
+      limits: { ...settings.limits, timeoutMs: settings.timeoutMs },
+    }).then(
+      (s) => {
+        if (this.disposed) s.dispose();
+        else this.script = s;
+      },
+      (err: Error) => {
+        this.compileError = err;
+        hooks.onCompileError?.(err);
+      },
+    );
+  }
+
+  /** Keep the last input under this node id, for the editor's Test button. */
+  remember(nodeId: string): void {
+    this.nodeId = nodeId;
+  }
+
+  blockedNow(): boolean {
+    return this.blocker.remaining() > 0;
+  }
+  blockedText(): string {
+    return this.blocker.describe();
+  }
+
+  /** Runs the script on a rule-engine msg; resolves with the output msgs (the first is `msg` itself). */
+  async run(msg: Record<string, unknown>): Promise<Record<string, unknown>[]> {
+    if (!this.script && !this.compileError) await this.ready;
+    if (this.blocker.remaining() > 0) throw new ScriptBlockedError(this.blocker.describe());
+    const input: ScriptMessage = {
+      msg: msg.payload,
+      metadata: msg.metadata as Metadata,
+      msgType: msg.msgType as string,
+    };
+    if (this.nodeId) this.keepSample(input);
+    let result: unknown;
+    try {
+      if (this.compileError || !this.script) throw this.compileError ?? new Error('script not compiled');
+      result = this.script.invoke([input.msg, input.metadata, input.msgType]);
+    } catch (err) {
+      const kind = (err as ScriptError).kind;
+      if (COUNTED.has(kind)) this.blocker.record(`${kind}: ${(err as Error).message}`);
+      throw err;
+    }
+    const outs = messagesFromResult(input, result);
+    return outs.map((o, i) => {
+      const m = i === 0 ? msg : { ...msg };
+      m.payload = o.msg;
+      m.metadata = o.metadata;
+      m.msgType = o.msgType;
+      return m;
+    });
+  }
+
+  private keepSample(input: ScriptMessage): void {
+    try {
+      const text = JSON.stringify(input);
+      if (text !== undefined && text.length <= MAX_SAMPLE_CHARS) lastSamples.set(this.nodeId!, JSON.parse(text));
+    } catch {
+      // Not JSON (a Buffer cycle, a BigInt...): the Test dialog falls back to the default sample.
+    }
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.script?.dispose();
+    this.script = undefined;
+    if (this.nodeId) lastSamples.delete(this.nodeId);
+  }
+}
+
+/** Compiles and runs a script once on one sample, for the Test button. */
+export async function testScript(req: {
+  script: string;
+  msg?: unknown;
+  metadata?: unknown;
+  msgType?: unknown;
+  timeout?: unknown;
+}): Promise<{ ok: true; output: ScriptMessage[] } | { ok: false; error: { message: string; kind: string } }> {
+  let script: CompiledScript | undefined;
+  try {
+    const timeoutMs = Math.min(Math.max(Number(req.timeout) || 500, 1), 10_000);
+    script = await compileScript({ params: SCRIPT_PARAMS, body: String(req.script ?? ''), limits: { timeoutMs } });
+    const input: ScriptMessage = {
+      msg: cloneMessage(req.msg),
+      metadata: (req.metadata ?? {}) as Metadata,
+      msgType: typeof req.msgType === 'string' ? req.msgType : '',
+    };
+    const result = script.invoke([input.msg, input.metadata, input.msgType]);
+    return { ok: true, output: messagesFromResult(input, result) };
+  } catch (err) {
+    const kind = err instanceof ScriptError || err instanceof ResultError ? err.kind : 'runtime';
+    return { ok: false, error: { message: (err as Error).message, kind } };
+  } finally {
+    script?.dispose();
+  }
+}
+
+// Once per admin app: Node-RED loads a node module once, but test runtimes hand each load a new app.
+const routedApps = new WeakSet<object>();
+
+export function registerScriptTestRoute(RED: NodeAPI): void {
+  if (!RED.httpAdmin || routedApps.has(RED.httpAdmin)) return;
+  routedApps.add(RED.httpAdmin);
+  RED.httpAdmin.post('/rule-engine/script/test', ...adminPermission(RED, 'rule-script.write'), (req, res) => {
+    testScript(req.body ?? {}).then(
+      (r) => res.json(r),
+      (err) => res.status(500).json({ ok: false, error: { message: String(err?.message ?? err), kind: 'internal' } }),
+    );
+  });
+  RED.httpAdmin.get('/rule-engine/script/sample/:id', ...adminPermission(RED, 'rule-script.read'), (req, res) => {
+    const sample = lastSamples.get(String(req.params.id));
+    res.json({ source: sample ? 'last' : 'default', sample: sample ?? DEFAULT_SAMPLE });
+  });
+}

@@ -1,0 +1,60 @@
+/**
+ * "script": ThingsBoard's script transformation. Runs `function(msg, metadata, msgType)` in the sandboxed
+ * script runtime and turns its result into one or more messages. Outputs: Success, Failure.
+ */
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { validateMessage } from '../lib/message';
+import { type Done, numberSetting, type Send, StatusTracker, sendFailure } from '../lib/node-red';
+import { registerScriptTestRoute, ScriptNodeRunner, type ScriptSettings } from '../lib/script-node';
+
+interface ScriptDef extends NodeDef {
+  script?: string;
+  timeout?: string | number;
+}
+
+export = (RED: NodeAPI) => {
+  function ScriptNode(this: Node, def: ScriptDef) {
+    RED.nodes.createNode(this, def);
+    const node = this;
+    const status = new StatusTracker(node);
+    const settings: ScriptSettings = {
+      body: typeof def.script === 'string' ? def.script : '',
+      timeoutMs: numberSetting(def.timeout, 500, 1),
+    };
+    const runner = new ScriptNodeRunner(settings, {
+      onCompileError: (err) => {
+        status.error(`compile error: ${err.message}`);
+        node.error(`script: ${err.message}`);
+      },
+    });
+    runner.remember(node.id);
+
+    node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
+      const fail = (err: unknown) => sendFailure(node, status, send, done, msg, err, 1, 2);
+      try {
+        validateMessage(msg as unknown as Record<string, unknown>);
+      } catch (err) {
+        fail(err);
+        return;
+      }
+      runner.run(msg as unknown as Record<string, unknown>).then(
+        (outs) => {
+          status.ok();
+          send([outs as unknown as NodeMessage[], null]);
+          done();
+        },
+        (err) => {
+          if (runner.blockedNow()) status.error(runner.blockedText());
+          fail(err);
+        },
+      );
+    });
+
+    node.on('close', (_removed: boolean, closed: () => void) => {
+      runner.dispose();
+      closed();
+    });
+  }
+  RED.nodes.registerType('rule-script', ScriptNode);
+  registerScriptTestRoute(RED);
+};

@@ -1,0 +1,190 @@
+/**
+ * The demo end to end, as a person uses it: `npm start` (scripts/start.js on free ports and a temp user
+ * directory), the dashboard in headless Chromium, the knob turned to 30 with the mouse and with the keyboard;
+ * the set-point reaches the thermostat over MQTT and the gauge follows the temperature towards it.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { connect, type MqttClient } from 'mqtt';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import { assertChromium, chromiumArgs, chromiumPath, freePort, root, screenshotPath, waitFor } from './e2e-support';
+
+const SETTINGS = 'devices/Thermostat-A/temperature/settings';
+const LATEST = 'devices/Thermostat-A/temperature/latest';
+
+describe('demo end to end: npm start, dashboard in Chromium, knob to thermostat', function () {
+  this.timeout(120000);
+  let demo: ChildProcess | undefined;
+  let output = '';
+  let userDir: string;
+  let port: number;
+  let mqttPort: number;
+  let browser: Browser | undefined;
+  let page: Page;
+  let knob: Locator;
+  let sub: MqttClient | undefined;
+  const published: string[] = [];
+
+  before(async () => {
+    assertChromium();
+    port = await freePort();
+    mqttPort = await freePort();
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-engine-demo-'));
+    // Its own process group, so that the cleanup can end everything it started even if it misbehaves.
+    demo = spawn(
+      process.execPath,
+      [
+        path.join(root, 'scripts', 'start.js'),
+        '--port',
+        String(port),
+        '--mqtt-port',
+        String(mqttPort),
+        '--user-dir',
+        userDir,
+      ],
+      { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    demo.stdout?.on('data', (d) => {
+      output += d;
+    });
+    demo.stderr?.on('data', (d) => {
+      output += d;
+    });
+    await waitFor(
+      () => {
+        if (demo?.exitCode !== null) throw new Error(`the demo exited:\n${output}`);
+        if (/missing the node types/.test(output)) throw new Error(`the demo cannot run its flows:\n${output}`);
+        return /Dashboard: +http/.test(output);
+      },
+      60000,
+      'the demo to print its addresses',
+    );
+    assert.match(output, new RegExp(`Dashboard: +http://127\\.0\\.0\\.1:${port}/dashboard`));
+
+    sub = connect(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0 });
+    await new Promise<void>((resolve, reject) => {
+      sub?.once('connect', () => resolve());
+      sub?.once('error', reject);
+    });
+    await sub.subscribeAsync([SETTINGS, LATEST], { qos: 1 });
+    let readings = 0;
+    sub.on('message', (t, p) => {
+      if (t === SETTINGS) published.push(String(p));
+      else readings++;
+    });
+    // The knob asks for the current value as soon as it is shown, and that is answered from saved telemetry:
+    // let the flow's MQTT connection come up and a reading or two be saved first.
+    await waitFor(() => /Connected to broker/.test(output), 20000, "the flow's MQTT connection");
+    const seen = readings;
+    await waitFor(() => readings >= seen + 2, 10000, 'two readings from the thermostat');
+
+    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(`http://127.0.0.1:${port}/dashboard`);
+    knob = page.getByRole('slider', { name: 'Temperature set-point' });
+    await knob.waitFor({ timeout: 30000 });
+  });
+
+  after(async function () {
+    this.timeout(30000);
+    await browser?.close().catch(() => {});
+    await sub?.endAsync().catch(() => {});
+    const child = demo;
+    if (child?.pid && child.exitCode === null && child.signalCode === null) {
+      // SIGTERM: the demo stops Node-RED, the thermostat and the broker; SIGKILL to the group if it hangs.
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => {
+        try {
+          process.kill(-(child.pid as number), 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }, 15000);
+      await exited;
+      clearTimeout(timer);
+    }
+    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  /** The temperature the gauge shows. */
+  async function gauge(): Promise<number> {
+    const text = (await page.locator('.nrdb-ui-gauge-value').first().textContent()) ?? '';
+    const m = /-?\d+(\.\d+)?/.exec(text);
+    return m ? Number(m[0]) : Number.NaN;
+  }
+
+  async function pointFor(value: number): Promise<{ x: number; y: number }> {
+    const box = await knob.boundingBox();
+    assert.ok(box);
+    const a = ((-135 + (value / 100) * 270) * Math.PI) / 180;
+    const r = box.width * 0.35;
+    return { x: box.x + box.width / 2 + r * Math.sin(a), y: box.y + box.height / 2 - r * Math.cos(a) };
+  }
+
+  let startTemperature = Number.NaN;
+
+  it('shows the knob with the current temperature, and the gauge', async () => {
+    await waitFor(async () => Number.isFinite(await gauge()), 20000, 'the gauge to show a temperature');
+    startTemperature = await gauge();
+    // The thermostat starts at 20; the knob's getValue is answered from that telemetry.
+    await waitFor(
+      async () => Math.abs(Number(await knob.getAttribute('aria-valuenow')) - startTemperature) <= 2,
+      10000,
+      'the knob to show the current temperature',
+    );
+    await page.screenshot({ path: screenshotPath('e2e-1-dashboard') });
+  });
+
+  it('sends 30 to the thermostat when the knob is dragged to 30', async () => {
+    const from = await pointFor(60);
+    const to = await pointFor(30);
+    await page.mouse.move(from.x, from.y);
+    await page.mouse.down();
+    await page.mouse.move(to.x, to.y, { steps: 12 });
+    await page.mouse.up();
+    assert.equal(await knob.getAttribute('aria-valuenow'), '30');
+    await waitFor(() => published.includes('30'), 10000, `30 on ${SETTINGS} (got ${published.join(', ')})`);
+    await waitFor(
+      async () => (await page.locator('.rk-status').textContent()) === 'sent ✓',
+      5000,
+      'the knob to report the command sent',
+    );
+    await page.screenshot({ path: screenshotPath('e2e-2-dragged-to-30') });
+  });
+
+  it('sends 30 again when the knob is set from the keyboard', async () => {
+    const before = published.length;
+    await knob.focus();
+    await page.keyboard.press('End');
+    await page.keyboard.press('Home');
+    for (let i = 0; i < 3; i++) await page.keyboard.press('PageUp');
+    await page.keyboard.press('ArrowUp');
+    await page.keyboard.press('ArrowDown');
+    assert.equal(await knob.getAttribute('aria-valuenow'), '30');
+    await waitFor(() => published.length - before >= 7, 10000, 'a publish per key press');
+    const sent = published.slice(before);
+    assert.deepEqual([...sent].sort(), ['0', '10', '100', '20', '30', '30', '31'], sent.join(', '));
+    assert.equal(sent.at(-1), '30', `the thermostat's last set-point is 30 (in order: ${sent.join(', ')})`);
+    await page.screenshot({ path: screenshotPath('e2e-3-keyboard-30') });
+  });
+
+  it('shows the temperature moving towards 30 on the gauge', async () => {
+    const gapBefore = Math.abs(startTemperature - 30);
+    await waitFor(async () => Math.abs((await gauge()) - 30) < 1.5, 20000, 'the gauge to get near 30');
+    assert.ok(Math.abs((await gauge()) - 30) < gapBefore, 'closer to 30 than at the start');
+    await page.screenshot({ path: screenshotPath('e2e-4-gauge-near-30') });
+  });
+
+  it('stops everything on SIGTERM and leaves no process behind', async () => {
+    const child = demo as ChildProcess;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    assert.equal(await exited, 0, output);
+    // Nothing in the demo's process group is left (Node-RED was its child).
+    assert.throws(() => process.kill(-(child.pid as number), 0), /ESRCH/);
+  });
+});

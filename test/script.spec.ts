@@ -1,0 +1,303 @@
+/**
+ * The script node on the real Node-RED runtime: ThingsBoard's contract, RELIABILITY.md cases 1-11, the
+ * tutorial's script, and the Test route's permissions.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { type AnyMsg, collect, delay, errorCalls, helper, inTab, nextMessage, sendAndWait, statusCalls } from './support';
+
+const scriptNode = require('../nodes/script/script');
+
+function flow(script: string, extra: Record<string, unknown> = {}) {
+  return inTab([
+    { id: 'sn', type: 'rule-script', script, timeout: 200, ...extra, wires: [['ok', 'ok2'], ['fail']] },
+    { id: 'ok', type: 'helper' },
+    { id: 'ok2', type: 'helper' },
+    { id: 'fail', type: 'helper' },
+    { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper' },
+  ]);
+}
+
+const input = (extra: Partial<AnyMsg> = {}): AnyMsg => ({
+  payload: { temperature: 22.5 },
+  metadata: { deviceName: 'Thermostat-A', cs_deviceName: 'Thermostat-A' },
+  msgType: 'POST_TELEMETRY_REQUEST',
+  originator: 'Thermostat-A',
+  ...extra,
+});
+
+async function run(script: string, msg: AnyMsg = input(), extra: Record<string, unknown> = {}) {
+  await helper.load(scriptNode, flow(script, extra));
+  return sendAndWait('sn', msg, ['ok', 'fail'], 5000);
+}
+
+describe('script node', () => {
+  before(() => helper.startServer());
+  after(() => helper.stopServer());
+  afterEach(() => helper.unload());
+
+  it("runs the tutorial's script unchanged", async () => {
+    const chain = JSON.parse(
+      readFileSync(path.join(__dirname, '../../../shared/fixtures/thingsboard/mqtt-downlink-root-rule-chain.json'), 'utf8'),
+    );
+    const script = chain.metadata.nodes.find((n: { type: string }) => n.type.endsWith('TbTransformMsgNode'))
+      .configuration.jsScript;
+    const { port, msg } = await run(script, input({ payload: { method: 'setValue', params: '42' } }));
+    assert.equal(port, 'ok');
+    assert.deepEqual(msg.payload, { method: 'setValue', params: '42', deviceName: 'Thermostat-A' });
+    assert.equal(msg.msgType, 'POST_TELEMETRY_REQUEST');
+    assert.equal(msg.originator, 'Thermostat-A', 'other msg properties pass through');
+  });
+
+  it('keeps the parts a partial result leaves out, and turns metadata values into strings', async () => {
+    const { port, msg } = await run('return {metadata: {n: 5, o: {a: 1}}};');
+    assert.equal(port, 'ok');
+    assert.deepEqual(msg.payload, { temperature: 22.5 });
+    assert.equal(msg.msgType, 'POST_TELEMETRY_REQUEST');
+    assert.deepEqual(msg.metadata, { n: '5', o: '{"a":1}' });
+  });
+
+  it('sends one message per element of an array result', async () => {
+    await helper.load(scriptNode, flow('return [{msg: 1}, {msg: 2}, {msg: 3, msgType: "X"}];'));
+    const c = collect('ok');
+    helper.getNode('sn').receive(input());
+    await delay(300);
+    c.stop();
+    assert.deepEqual(
+      c.msgs.map((m) => [m.payload, m.msgType]),
+      [
+        [1, 'POST_TELEMETRY_REQUEST'],
+        [2, 'POST_TELEMETRY_REQUEST'],
+        [3, 'X'],
+      ],
+    );
+  });
+
+  for (const [label, ret] of [
+    ['undefined', 'return undefined;'],
+    ['null', 'return null;'],
+    ['5', 'return 5;'],
+    ['"x"', 'return "x";'],
+  ]) {
+    it(`sends a result of ${label} to Failure as a wrong result type`, async () => {
+      const { port, msg } = await run(ret);
+      assert.equal(port, 'fail');
+      assert.match(String(msg.error?.message), /wrong result type/);
+      assert.equal(msg.error?.kind, 'result');
+    });
+  }
+
+  it('sends an empty array result to Failure as empty', async () => {
+    const { port, msg } = await run('return [];');
+    assert.equal(port, 'fail');
+    assert.match(String(msg.error?.message), /empty/);
+  });
+
+  describe('isolation (RELIABILITY 1, 2, 10)', () => {
+    const escapes: Array<[string, string]> = [
+      ['msg.constructor.constructor', "return {msg: {r: typeof msg.constructor.constructor('return process')()}};"],
+      [
+        'metadata.constructor.constructor',
+        "var p = metadata.constructor.constructor('return this')(); return {msg: {r: typeof p.process}};",
+      ],
+      [
+        'the arguments object',
+        "return {msg: {r: typeof arguments.callee.constructor('return process')()}};",
+      ],
+      [
+        'a thrown Error',
+        "try { null.x } catch (e) { return {msg: {r: typeof e.constructor.constructor('return process')()}}; }",
+      ],
+      ['Buffer', 'return {msg: {r: typeof Buffer}};'],
+      ['process', 'return {msg: {r: typeof process}};'],
+      ['require', 'return {msg: {r: typeof require}};'],
+      ['globalThis.process', 'return {msg: {r: typeof globalThis.process}};'],
+    ];
+    for (const [label, script] of escapes) {
+      it(`reaches no host object through ${label}`, async () => {
+        const { port, msg } = await run(script);
+        if (port === 'ok') {
+          const r = (msg.payload as { r: string }).r;
+          assert.notEqual(r, 'object', `${label} gave an object`);
+          assert.ok(r === 'undefined' || r === 'function' ? r === 'undefined' : true, `${label} gave ${r}`);
+        } else {
+          // An error is fine, as long as it is an error and not a host object.
+          assert.ok(msg.error?.message);
+        }
+        assert.equal(typeof process.exit, 'function', 'the host is untouched');
+      });
+    }
+
+    it('a script mutating msg and metadata changes only its own copies, on no other wire', async () => {
+      await helper.load(
+        scriptNode,
+        flow('msg.temperature = -1; metadata.deviceName = "x"; return {msg: msg, metadata: metadata};'),
+      );
+      const original = input();
+      const payloadSeen = original.payload as Record<string, unknown>;
+      const metadataSeen = original.metadata as Record<string, string>;
+      const a = nextMessage('ok');
+      const b = nextMessage('ok2');
+      helper.getNode('sn').receive(original);
+      const [outA, outB] = await Promise.all([a, b]);
+      assert.deepEqual(outA.payload, { temperature: -1 });
+      assert.equal(outA.metadata?.deviceName, 'x');
+      // JSON in, JSON out: the objects the node received were never touched by the script.
+      assert.deepEqual(payloadSeen, { temperature: 22.5 });
+      assert.equal(metadataSeen.deviceName, 'Thermostat-A');
+      // The two output wires hold separate copies.
+      (outA.payload as Record<string, unknown>).temperature = 99;
+      assert.deepEqual(outB.payload, { temperature: -1 });
+    });
+
+    it('global state kept by a script does not reach the next message', async () => {
+      await helper.load(
+        scriptNode,
+        flow(
+          'var seen = typeof globalThis.counter === "number"; try { globalThis.counter = 1; } catch (e) {} ' +
+            'try { Object.prototype.polluted = 1; } catch (e) {} ' +
+            'return {msg: {seen: seen, polluted: ({}).polluted === 1}};',
+        ),
+      );
+      const first = await sendAndWait('sn', input(), ['ok', 'fail']);
+      const second = await sendAndWait('sn', input(), ['ok', 'fail']);
+      assert.equal(first.port, 'ok', JSON.stringify(first.msg.error));
+      assert.equal(second.port, 'ok');
+      assert.deepEqual(second.msg.payload, { seen: false, polluted: false });
+      assert.equal(({} as Record<string, unknown>).polluted, undefined, 'the host prototype is untouched');
+    });
+  });
+
+  describe('time limits (RELIABILITY 3, 4)', () => {
+    for (const [label, script] of [
+      ['while(true){}', 'while (true) {}'],
+      ['await null; while(true){}', 'await null; while (true) {} return {msg: msg};'],
+      ['Promise.resolve().then(loop)', 'Promise.resolve().then(function () { while (true) {} }); return {msg: msg};'],
+    ]) {
+      it(`stops ${label} at the limit while a timer elsewhere keeps firing, then runs the next message`, async () => {
+        await helper.load(scriptNode, flow(`if (msg.loop) { ${script} } return {msg: {fine: true}};`));
+        let ticks = 0;
+        const timer = setInterval(() => ticks++, 20);
+        const t0 = Date.now();
+        const r = await sendAndWait('sn', input({ payload: { loop: true } }), ['ok', 'fail'], 5000);
+        const took = Date.now() - t0;
+        await delay(100);
+        clearInterval(timer);
+        assert.equal(r.port, 'fail');
+        assert.equal(r.msg.error?.kind, 'timeout', String(r.msg.error?.message));
+        assert.ok(took < 2000, `stopped after ${took} ms`);
+        assert.ok(ticks >= 3, `the host timer fired ${ticks} times`);
+        const next = await sendAndWait('sn', input({ payload: { loop: false } }), ['ok', 'fail']);
+        assert.equal(next.port, 'ok');
+        assert.deepEqual(next.msg.payload, { fine: true });
+      });
+    }
+  });
+
+  describe('blocking (RELIABILITY 5, 6)', () => {
+    it('blocks the script after 3 time-outs within 60 s, with a red status; a redeploy clears it', async () => {
+      await helper.load(scriptNode, flow('if (msg.loop) { while (true) {} } return {msg: {fine: true}};', { timeout: 50 }));
+      for (let i = 0; i < 3; i++) {
+        const r = await sendAndWait('sn', input({ payload: { loop: true } }), ['ok', 'fail']);
+        assert.equal(r.msg.error?.kind, 'timeout');
+      }
+      const blocked = await sendAndWait('sn', input({ payload: { loop: false } }), ['ok', 'fail']);
+      assert.equal(blocked.port, 'fail', 'a good message is refused while blocked');
+      assert.equal(blocked.msg.error?.kind, 'blocked');
+      assert.match(String(blocked.msg.error?.message), /blocked for 6\d s after 3 errors within 60 s/);
+      const st = statusCalls('sn').at(-1);
+      assert.equal(st?.fill, 'red');
+      assert.match(String(st?.text), /blocked/);
+      await helper.unload();
+      await helper.load(scriptNode, flow('if (msg.loop) { while (true) {} } return {msg: {fine: true}};', { timeout: 50 }));
+      const after = await sendAndWait('sn', input({ payload: { loop: false } }), ['ok', 'fail']);
+      assert.equal(after.port, 'ok', 'redeploy cleared the block');
+    });
+
+    it('never blocks a script that throws: every message goes to Failure with the error text', async () => {
+      await helper.load(scriptNode, flow('throw new Error("bad input " + msg.n);'));
+      for (let i = 0; i < 6; i++) {
+        const r = await sendAndWait('sn', input({ payload: { n: i } }), ['ok', 'fail']);
+        assert.equal(r.port, 'fail');
+        assert.equal(r.msg.error?.kind, 'runtime');
+        assert.match(String(r.msg.error?.message), new RegExp(`bad input ${i}`));
+      }
+      assert.ok(errorCalls('sn').length >= 6, 'each failure reached Catch nodes through node.error');
+    });
+  });
+
+  describe('sizes and syntax (RELIABILITY 8, 9, 11)', () => {
+    it('rejects a 1 MB result with the result-size limit named', async () => {
+      const r = await run('return {msg: "x".repeat(1000000)};');
+      assert.equal(r.port, 'fail');
+      assert.equal(r.msg.error?.kind, 'size');
+      assert.match(String(r.msg.error?.message), /300,?000/);
+    });
+
+    it('rejects an input over the argument limit before the script runs', async () => {
+      const r = await run('return {msg: {ran: true}};', input({ payload: { big: 'y'.repeat(200_000) } }));
+      assert.equal(r.port, 'fail');
+      assert.equal(r.msg.error?.kind, 'size');
+      assert.match(String(r.msg.error?.message), /100,?000/);
+    });
+
+    it('stops an allocation bomb and keeps working', async () => {
+      const r = await run(
+        'if (msg.bomb) { var a = []; while (true) a.push(new Array(100000).fill(1)); } return {msg: {ok: 1}};',
+        input({ payload: { bomb: true } }),
+        { timeout: 2000 },
+      );
+      assert.equal(r.port, 'fail');
+      assert.ok(['memory', 'timeout'].includes(String(r.msg.error?.kind)), String(r.msg.error?.kind));
+      const next = await sendAndWait('sn', input({ payload: { bomb: false } }), ['ok', 'fail']);
+      assert.equal(next.port, 'ok');
+    });
+
+    it('shows a syntax error on the status at deploy and sends messages to Failure', async () => {
+      await helper.load(scriptNode, flow('return {msg: msg;'));
+      await delay(200);
+      const st = statusCalls('sn').at(-1);
+      assert.equal(st?.fill, 'red');
+      assert.match(String(st?.text), /compile error/);
+      const r = await sendAndWait('sn', input(), ['ok', 'fail']);
+      assert.equal(r.port, 'fail');
+      assert.equal(r.msg.error?.kind, 'compile');
+    });
+
+    it('refuses a script body over 50,000 characters at deploy', async () => {
+      await helper.load(scriptNode, flow(`// ${'x'.repeat(50_001)}\nreturn {msg: msg};`));
+      await delay(200);
+      assert.equal(statusCalls('sn').at(-1)?.fill, 'red');
+      const r = await sendAndWait('sn', input(), ['ok', 'fail']);
+      assert.equal(r.port, 'fail');
+      assert.match(String(r.msg.error?.message), /50,?000/);
+    });
+  });
+
+  describe('Test route', () => {
+    it('runs a script on a sample and reports output or error', async () => {
+      await helper.load(scriptNode, flow('return {msg: msg};'));
+      const ok = await helper
+        .request()
+        .post('/rule-engine/script/test')
+        .send({ script: 'msg.t = msg.t * 2; return {msg: msg};', msg: { t: 21 }, metadata: {}, msgType: 'X' })
+        .expect(200);
+      assert.deepEqual(ok.body, { ok: true, output: [{ msg: { t: 42 }, metadata: {}, msgType: 'X' }] });
+      const bad = await helper.request().post('/rule-engine/script/test').send({ script: 'while(true){}', msg: {} });
+      assert.equal(bad.body.ok, false);
+      assert.equal(bad.body.error.kind, 'timeout');
+    });
+
+    it('offers the last message the deployed node saw as the sample, else the default', async () => {
+      await helper.load(scriptNode, flow('return {msg: msg};'));
+      let r = await helper.request().get('/rule-engine/script/sample/sn').expect(200);
+      assert.equal(r.body.source, 'default');
+      await sendAndWait('sn', input({ payload: { seen: 1 } }), ['ok', 'fail']);
+      r = await helper.request().get('/rule-engine/script/sample/sn').expect(200);
+      assert.equal(r.body.source, 'last');
+      assert.deepEqual(r.body.sample.msg, { seen: 1 });
+    });
+  });
+});
