@@ -26,6 +26,20 @@ const ROUTES: Route[] = [
     write: true,
   },
   {
+    method: 'post',
+    path: '/rule-engine/integration/test-decoder',
+    pattern: '/rule-engine/integration/test-decoder',
+    body: { decoder: 'return {deviceName: "A"};', payload: '{}', payloadFormat: 'json', metadata: {} },
+    write: true,
+  },
+  {
+    method: 'post',
+    path: '/rule-engine/integration/test-encoder',
+    pattern: '/rule-engine/integration/test-encoder',
+    body: { encoder: 'return {contentType: "TEXT", data: "x", metadata: {topic: "a/b"}};', msg: {}, metadata: {} },
+    write: true,
+  },
+  {
     method: 'get',
     path: '/rule-engine/script/sample/abc',
     pattern: '/rule-engine/script/sample/:id',
@@ -42,8 +56,12 @@ function routesInSource(): Array<{ method: string; pattern: string; guarded: boo
       if (e.isDirectory()) walk(p);
       else if (e.name.endsWith('.ts')) {
         const src = fs.readFileSync(p, 'utf8');
-        for (const m of src.matchAll(/httpAdmin\.(get|post|put|delete)\(\s*'([^']+)'\s*,([^\n]*)/g)) {
-          out.push({ method: m[1], pattern: m[2], guarded: /RED\.auth\.needsPermission\(|adminPermission\(RED, '[\w-]+\.(read|write)'\)/.test(m[3]) });
+        for (const m of src.matchAll(/httpAdmin\.(get|post|put|delete)\(\s*'([^']+)'\s*,([\s\S]*?)=>/g)) {
+          out.push({
+            method: m[1],
+            pattern: m[2],
+            guarded: /RED\.auth\.needsPermission\(|adminPermission\(RED, '[\w-]+\.(read|write)'\)/.test(m[3]),
+          });
         }
       }
     }
@@ -114,7 +132,10 @@ module.exports = {
     const found = routesInSource();
     assert.ok(found.length > 0, 'no admin routes found in the source: the pattern is out of date');
     for (const f of found) {
-      assert.ok(f.guarded, `${f.method.toUpperCase()} ${f.pattern} checks no permission (RED.auth.needsPermission or adminPermission)`);
+      assert.ok(
+        f.guarded,
+        `${f.method.toUpperCase()} ${f.pattern} checks no permission (RED.auth.needsPermission or adminPermission)`,
+      );
       assert.ok(
         ROUTES.some((r) => r.method === f.method && r.pattern === f.pattern),
         `${f.method.toUpperCase()} ${f.pattern} is not covered by this test`,

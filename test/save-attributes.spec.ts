@@ -195,8 +195,8 @@ describe('save attributes node', () => {
       assert.equal(msg.error?.message, `message type "${t}" is not POST_ATTRIBUTES_REQUEST`);
       assert.equal(msg.error?.code, 'wrong-msgtype');
       const c = await caught;
-      // The Catch node gets Node-RED's rendering of the error ("MessageError: ...").
-      assert.ok(String((c.error as { message: string }).message).endsWith(`"${t}" is not POST_ATTRIBUTES_REQUEST`));
+      // The Catch node gets exactly the text of msg.error.message.
+      assert.equal((c.error as { message: string }).message, msg.error?.message);
       const st = statusCalls('sa').at(-1);
       assert.equal(st?.fill, 'red');
       // The status shows the error text (shortened to 64 characters with an ellipsis when longer).

@@ -5,7 +5,17 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { type AnyMsg, collect, delay, errorCalls, helper, inTab, nextMessage, sendAndWait, statusCalls } from './support';
+import {
+  type AnyMsg,
+  collect,
+  delay,
+  errorCalls,
+  helper,
+  inTab,
+  nextMessage,
+  sendAndWait,
+  statusCalls,
+} from './support';
 
 const scriptNode = require('../nodes/script/script');
 
@@ -40,7 +50,10 @@ describe('script node', () => {
 
   it("runs the tutorial's script unchanged", async () => {
     const chain = JSON.parse(
-      readFileSync(path.join(__dirname, '../../../shared/fixtures/thingsboard/mqtt-downlink-root-rule-chain.json'), 'utf8'),
+      readFileSync(
+        path.join(__dirname, '../../../shared/fixtures/thingsboard/mqtt-downlink-root-rule-chain.json'),
+        'utf8',
+      ),
     );
     const script = chain.metadata.nodes.find((n: { type: string }) => n.type.endsWith('TbTransformMsgNode'))
       .configuration.jsScript;
@@ -102,10 +115,7 @@ describe('script node', () => {
         'metadata.constructor.constructor',
         "var p = metadata.constructor.constructor('return this')(); return {msg: {r: typeof p.process}};",
       ],
-      [
-        'the arguments object',
-        "return {msg: {r: typeof arguments.callee.constructor('return process')()}};",
-      ],
+      ['the arguments object', "return {msg: {r: typeof arguments.callee.constructor('return process')()}};"],
       [
         'a thrown Error',
         "try { null.x } catch (e) { return {msg: {r: typeof e.constructor.constructor('return process')()}}; }",
@@ -198,7 +208,10 @@ describe('script node', () => {
 
   describe('blocking (RELIABILITY 5, 6)', () => {
     it('blocks the script after 3 time-outs within 60 s, with a red status; a redeploy clears it', async () => {
-      await helper.load(scriptNode, flow('if (msg.loop) { while (true) {} } return {msg: {fine: true}};', { timeout: 50 }));
+      await helper.load(
+        scriptNode,
+        flow('if (msg.loop) { while (true) {} } return {msg: {fine: true}};', { timeout: 50 }),
+      );
       for (let i = 0; i < 3; i++) {
         const r = await sendAndWait('sn', input({ payload: { loop: true } }), ['ok', 'fail']);
         assert.equal(r.msg.error?.kind, 'timeout');
@@ -211,7 +224,10 @@ describe('script node', () => {
       assert.equal(st?.fill, 'red');
       assert.match(String(st?.text), /blocked/);
       await helper.unload();
-      await helper.load(scriptNode, flow('if (msg.loop) { while (true) {} } return {msg: {fine: true}};', { timeout: 50 }));
+      await helper.load(
+        scriptNode,
+        flow('if (msg.loop) { while (true) {} } return {msg: {fine: true}};', { timeout: 50 }),
+      );
       const after = await sendAndWait('sn', input({ payload: { loop: false } }), ['ok', 'fail']);
       assert.equal(after.port, 'ok', 'redeploy cleared the block');
     });

@@ -64,7 +64,7 @@ export async function startNodeRed(flows: object[], settings: Record<string, unk
     httpNodeRoot: false,
     disableEditor: true,
     credentialSecret: false,
-    logging: { console: { level: 'error' } },
+    logging: { console: { level: process.env.BENCH_LOG ?? 'error' } },
     ...settings,
   });
   await RED.start();

@@ -183,3 +183,25 @@ export function getPath(root: unknown, path: string): unknown {
   }
   return cur;
 }
+
+/**
+ * Deletes, in place, every own key named `__proto__` from freshly parsed JSON (a decoder's or a script's
+ * result). JSON.parse keeps such a key as plain data, but Node-RED's clone for a second output wire assigns it
+ * and so turns it into the copy's prototype (RELIABILITY case 14). Returns how many were dropped.
+ */
+export function dropProtoKeys(value: unknown, maxDepth = MAX_DEPTH): number {
+  let dropped = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (v === null || typeof v !== 'object' || Buffer.isBuffer(v) || d > maxDepth) continue;
+    if (!Array.isArray(v) && Object.hasOwn(v, '__proto__')) {
+      Reflect.deleteProperty(v, '__proto__');
+      dropped++;
+    }
+    for (const c of Array.isArray(v) ? v : Object.values(v as object)) {
+      if (c !== null && typeof c === 'object') stack.push([c, d + 1]);
+    }
+  }
+  return dropped;
+}

@@ -56,7 +56,7 @@ export function errorMessage(err: unknown): string {
 
 /**
  * Sends `msg` to the Failure output with `msg.error` describing why, shows the error on the status, and
- * reports it through done(err) so Catch nodes see it too.
+ * reports it through node.error(text, msg) so Catch nodes see it too.
  */
 export function sendFailure(
   node: Node,
@@ -83,7 +83,10 @@ export function sendFailure(
   const out: Array<NodeMessage | null> = new Array(portCount).fill(null);
   out[failurePort] = msg;
   send(out);
-  done(error);
+  // Reported by its message alone, so a Catch node sees exactly the text that msg.error carries (done(err)
+  // would prefix the error's class name).
+  node.error(error.message, msg);
+  done();
 }
 
 /** The configured device store, or an error saying what is wrong with the configuration. */

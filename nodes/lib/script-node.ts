@@ -3,7 +3,7 @@
  * errors that block a script, remember the last input for the editor's Test button, and the Test route.
  */
 import type { NodeAPI } from 'node-red';
-import { cloneMessage, type Metadata } from './message';
+import { cloneMessage, dropProtoKeys, type Metadata } from './message';
 import { adminPermission } from './node-red';
 import { type CompiledScript, compileScript, ScriptError, type ScriptLimits } from './script-runtime';
 import { ErrorBlocker, messagesFromResult, ResultError, type ScriptMessage } from './transform';
@@ -39,31 +39,86 @@ const COUNTED = new Set(['timeout', 'compile', 'size', 'memory']);
 const lastSamples = new Map<string, ScriptMessage>();
 const MAX_SAMPLE_CHARS = 100_000;
 
-export class ScriptNodeRunner {
+/**
+ * A compiled script guarded as ThingsBoard guards its scripts: compiled once, refused while blocked, and
+ * blocked after too many time-out, compile, size or memory errors. Shared by the script node and the
+ * integration's converters.
+ */
+export class GuardedScript {
   private script?: CompiledScript;
   private compileError?: Error;
   private readonly ready: Promise<void>;
   private readonly blocker = new ErrorBlocker();
-  private nodeId?: string;
   private disposed = false;
+  /** Compilation has finished, successfully or not. */
+  settled = false;
 
-  constructor(
-    settings: ScriptSettings,
-    hooks: { onCompileError?: (err: Error) => void } = {},
-  ) {
-    this.ready = compileScript({
-      params: SCRIPT_PARAMS,
-      body: settings.body,
-      limits: { ...settings.limits, timeoutMs: settings.timeoutMs },
-    }).then(
+  constructor(compile: Promise<CompiledScript>, onCompileError?: (err: Error) => void) {
+    this.ready = compile.then(
       (s) => {
+        this.settled = true;
         if (this.disposed) s.dispose();
         else this.script = s;
       },
       (err: Error) => {
+        this.settled = true;
         this.compileError = err;
-        hooks.onCompileError?.(err);
+        onCompileError?.(err);
       },
+    );
+  }
+
+  /** Resolves once compilation has finished, either way. */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+  get compileFailure(): Error | undefined {
+    return this.compileError;
+  }
+  blockedNow(): boolean {
+    return this.blocker.remaining() > 0;
+  }
+  blockedText(): string {
+    return this.blocker.describe();
+  }
+
+  async run(args: unknown[]): Promise<unknown> {
+    if (!this.script && !this.compileError) await this.ready;
+    return this.runNow(args);
+  }
+
+  /** Like run() once compiled; throws when called before compilation finished. */
+  runNow(args: unknown[]): unknown {
+    if (this.blocker.remaining() > 0) throw new ScriptBlockedError(this.blocker.describe());
+    try {
+      if (this.compileError || !this.script) throw this.compileError ?? new Error('script not compiled yet');
+      return this.script.invoke(args);
+    } catch (err) {
+      const kind = (err as ScriptError).kind;
+      if (COUNTED.has(kind)) this.blocker.record(`${kind}: ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  dispose(): void {
+    this.disposed = true;
+    this.script?.dispose();
+    this.script = undefined;
+  }
+}
+
+export class ScriptNodeRunner {
+  private readonly guarded: GuardedScript;
+  private nodeId?: string;
+
+  constructor(settings: ScriptSettings, hooks: { onCompileError?: (err: Error) => void } = {}) {
+    this.guarded = new GuardedScript(
+      compileScript({
+        params: SCRIPT_PARAMS,
+        body: settings.body,
+        limits: { ...settings.limits, timeoutMs: settings.timeoutMs },
+      }),
+      hooks.onCompileError,
     );
   }
 
@@ -73,31 +128,34 @@ export class ScriptNodeRunner {
   }
 
   blockedNow(): boolean {
-    return this.blocker.remaining() > 0;
+    return this.guarded.blockedNow();
   }
   blockedText(): string {
-    return this.blocker.describe();
+    return this.guarded.blockedText();
+  }
+
+  /** True once compilation has finished (either way): runSync() may then be used. */
+  get ready(): boolean {
+    return this.guarded.settled;
   }
 
   /** Runs the script on a rule-engine msg; resolves with the output msgs (the first is `msg` itself). */
   async run(msg: Record<string, unknown>): Promise<Record<string, unknown>[]> {
-    if (!this.script && !this.compileError) await this.ready;
-    if (this.blocker.remaining() > 0) throw new ScriptBlockedError(this.blocker.describe());
+    if (!this.guarded.settled) await this.guarded.whenReady();
+    return this.runSync(msg);
+  }
+
+  /** run() without the promise, once `ready`: the per-message path of a deployed node. */
+  runSync(msg: Record<string, unknown>): Record<string, unknown>[] {
     const input: ScriptMessage = {
       msg: msg.payload,
       metadata: msg.metadata as Metadata,
       msgType: msg.msgType as string,
     };
-    if (this.nodeId) this.keepSample(input);
-    let result: unknown;
-    try {
-      if (this.compileError || !this.script) throw this.compileError ?? new Error('script not compiled');
-      result = this.script.invoke([input.msg, input.metadata, input.msgType]);
-    } catch (err) {
-      const kind = (err as ScriptError).kind;
-      if (COUNTED.has(kind)) this.blocker.record(`${kind}: ${(err as Error).message}`);
-      throw err;
-    }
+    // Kept by reference and serialised only when the editor asks for it.
+    if (this.nodeId) lastSamples.set(this.nodeId, input);
+    const result = this.guarded.runNow([input.msg, input.metadata, input.msgType]);
+    dropProtoKeys(result);
     const outs = messagesFromResult(input, result);
     return outs.map((o, i) => {
       const m = i === 0 ? msg : { ...msg };
@@ -108,20 +166,22 @@ export class ScriptNodeRunner {
     });
   }
 
-  private keepSample(input: ScriptMessage): void {
-    try {
-      const text = JSON.stringify(input);
-      if (text !== undefined && text.length <= MAX_SAMPLE_CHARS) lastSamples.set(this.nodeId!, JSON.parse(text));
-    } catch {
-      // Not JSON (a Buffer cycle, a BigInt...): the Test dialog falls back to the default sample.
-    }
-  }
-
   dispose(): void {
-    this.disposed = true;
-    this.script?.dispose();
-    this.script = undefined;
+    this.guarded.dispose();
     if (this.nodeId) lastSamples.delete(this.nodeId);
+  }
+}
+
+/** The last input of a deployed script node as plain JSON, when it has one that is not too large. */
+function sampleFor(nodeId: string): ScriptMessage | undefined {
+  const s = lastSamples.get(nodeId);
+  if (!s) return undefined;
+  try {
+    const text = JSON.stringify(s);
+    return text !== undefined && text.length <= MAX_SAMPLE_CHARS ? JSON.parse(text) : undefined;
+  } catch {
+    // Not JSON (a cycle, a BigInt...): the Test dialog falls back to the default sample.
+    return undefined;
   }
 }
 
@@ -165,7 +225,7 @@ export function registerScriptTestRoute(RED: NodeAPI): void {
     );
   });
   RED.httpAdmin.get('/rule-engine/script/sample/:id', ...adminPermission(RED, 'rule-script.read'), (req, res) => {
-    const sample = lastSamples.get(String(req.params.id));
+    const sample = sampleFor(String(req.params.id));
     res.json({ source: sample ? 'last' : 'default', sample: sample ?? DEFAULT_SAMPLE });
   });
 }

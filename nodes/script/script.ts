@@ -15,6 +15,7 @@ interface ScriptDef extends NodeDef {
 export = (RED: NodeAPI) => {
   function ScriptNode(this: Node, def: ScriptDef) {
     RED.nodes.createNode(this, def);
+    // biome-ignore lint/complexity/noUselessThisAlias: the handlers below are closures over the node
     const node = this;
     const status = new StatusTracker(node);
     const settings: ScriptSettings = {
@@ -37,17 +38,28 @@ export = (RED: NodeAPI) => {
         fail(err);
         return;
       }
-      runner.run(msg as unknown as Record<string, unknown>).then(
-        (outs) => {
-          status.ok();
-          send([outs as unknown as NodeMessage[], null]);
-          done();
-        },
-        (err) => {
-          if (runner.blockedNow()) status.error(runner.blockedText());
-          fail(err);
-        },
-      );
+      const ok = (outs: Record<string, unknown>[]) => {
+        status.ok();
+        send([outs as unknown as NodeMessage[], null]);
+        done();
+      };
+      const failed = (err: unknown) => {
+        fail(err);
+        if (runner.blockedNow()) status.error(runner.blockedText());
+      };
+      if (!runner.ready) {
+        runner.run(msg as unknown as Record<string, unknown>).then(ok, failed);
+        return;
+      }
+      // Compiled: run synchronously, no promise per message.
+      let outs: Record<string, unknown>[];
+      try {
+        outs = runner.runSync(msg as unknown as Record<string, unknown>);
+      } catch (err) {
+        failed(err);
+        return;
+      }
+      ok(outs);
     });
 
     node.on('close', (_removed: boolean, closed: () => void) => {

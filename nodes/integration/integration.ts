@@ -1,0 +1,132 @@
+/**
+ * Config node "integration": the uplink decoder and downlink encoder, integration metadata, the device store,
+ * the downlink topic pattern and MQTT options. Compiles both converters once per deploy.
+ */
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { bytesArgument, compileDecoder, compileEncoder, testPayloadBytes } from '../lib/converters';
+import { parseEncoderResult, toMqtt } from '../lib/downlink';
+import { DEFAULT_MAX_PAYLOAD, Integration, metadataFrom } from '../lib/integration';
+import { dropProtoKeys, normaliseMetadata } from '../lib/message';
+import { adminPermission, numberSetting } from '../lib/node-red';
+
+interface IntegrationNode extends Node {
+  integration: Integration;
+  deviceStoreId?: string;
+  brokerId?: string;
+}
+
+interface IntegrationDef extends NodeDef {
+  decoder?: string;
+  encoder?: string;
+  metadata?: unknown;
+  deviceStore?: string;
+  allowCreateDevices?: boolean;
+  topicPattern?: string;
+  qos?: string | number;
+  retain?: boolean | string;
+  maxPayloadBytes?: string | number;
+  timeout?: string | number;
+  broker?: string;
+}
+
+function qosOf(v: unknown): 0 | 1 | 2 {
+  const n = Number(v);
+  return n === 0 || n === 2 ? n : 1;
+}
+
+// Once per admin app: Node-RED loads a node module once, but test runtimes hand each load a new app.
+const routed = new WeakSet<object>();
+
+export = (RED: NodeAPI) => {
+  function IntegrationConfigNode(this: IntegrationNode, def: IntegrationDef) {
+    RED.nodes.createNode(this, def);
+    this.deviceStoreId = def.deviceStore || undefined;
+    this.brokerId = def.broker || undefined;
+    this.integration = new Integration(
+      {
+        name: def.name || 'integration',
+        decoder: def.decoder ?? '',
+        encoder: def.encoder ?? '',
+        metadata: metadataFrom(def.metadata),
+        allowCreateDevices: def.allowCreateDevices !== false,
+        topicPattern: typeof def.topicPattern === 'string' && def.topicPattern !== '' ? def.topicPattern : '${topic}',
+        qos: qosOf(def.qos ?? 1),
+        retain: def.retain === true || def.retain === 'true',
+        maxPayloadBytes: numberSetting(def.maxPayloadBytes, DEFAULT_MAX_PAYLOAD, 1),
+        timeoutMs: numberSetting(def.timeout, 500, 1),
+      },
+      (which, err) => this.error(`integration ${which}: ${err.message}`),
+    );
+    this.on('close', (_removed: boolean, done: () => void) => {
+      this.integration.dispose();
+      done();
+    });
+  }
+  RED.nodes.registerType('rule-integration', IntegrationConfigNode);
+
+  if (!RED.httpAdmin || routed.has(RED.httpAdmin)) return;
+  routed.add(RED.httpAdmin);
+
+  RED.httpAdmin.post(
+    '/rule-engine/integration/test-decoder',
+    ...adminPermission(RED, 'rule-integration.write'),
+    (req, res) => {
+      const b = (req.body ?? {}) as Record<string, unknown>;
+      let script: { invoke(a: unknown[]): unknown; dispose(): void } | undefined;
+      (async () => {
+        const bytes = testPayloadBytes(b.payload, b.payloadFormat);
+        const timeoutMs = Math.min(numberSetting(b.timeout, 500, 1), 10_000);
+        script = await compileDecoder(String(b.decoder ?? ''), { timeoutMs }, DEFAULT_MAX_PAYLOAD);
+        const md = {
+          ...metadataFrom(b.integrationMetadata),
+          ...normaliseMetadata(b.metadata ?? {}),
+          integrationName: String(b.integrationName || 'integration'),
+        };
+        const output = script.invoke([bytesArgument(bytes), md]);
+        dropProtoKeys(output);
+        return { ok: true, output };
+      })()
+        .then(
+          (r) => res.json(r),
+          (err) => res.json({ ok: false, error: { message: String(err?.message ?? err), kind: err?.kind ?? 'input' } }),
+        )
+        .finally(() => script?.dispose());
+    },
+  );
+
+  RED.httpAdmin.post(
+    '/rule-engine/integration/test-encoder',
+    ...adminPermission(RED, 'rule-integration.write'),
+    (req, res) => {
+      const b = (req.body ?? {}) as Record<string, unknown>;
+      let script: { invoke(a: unknown[]): unknown; dispose(): void } | undefined;
+      (async () => {
+        const timeoutMs = Math.min(numberSetting(b.timeout, 500, 1), 10_000);
+        script = await compileEncoder(String(b.encoder ?? ''), { timeoutMs });
+        const result = script.invoke([
+          b.msg,
+          normaliseMetadata(b.metadata ?? {}),
+          typeof b.msgType === 'string' ? b.msgType : '',
+          metadataFrom(b.integrationMetadata),
+        ]);
+        const topicPattern = typeof b.topicPattern === 'string' && b.topicPattern ? b.topicPattern : '${topic}';
+        const output = parseEncoderResult(result).map((r) => {
+          if (!r.ok) return { error: r.error.message };
+          try {
+            const m = toMqtt(r.value, { topicPattern, qos: qosOf(b.qos ?? 1), retain: b.retain === true });
+            const payload = Buffer.isBuffer(m.payload) ? m.payload.toString('base64') : m.payload;
+            return { ...r.value, mqtt: { ...m, payload } };
+          } catch (err) {
+            return { ...r.value, error: (err as Error).message };
+          }
+        });
+        return { ok: true, output };
+      })()
+        .then(
+          (r) => res.json(r),
+          (err) => res.json({ ok: false, error: { message: String(err?.message ?? err), kind: err?.kind ?? 'input' } }),
+        )
+        .finally(() => script?.dispose());
+    },
+  );
+};

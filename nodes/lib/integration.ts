@@ -1,0 +1,149 @@
+/**
+ * The integration (config node) without Node-RED: its settings, its two guarded converters, and the uplink
+ * and downlink steps built on them. The Node-RED nodes are thin adapters over this.
+ */
+
+import { bytesArgument, compileDecoder, compileEncoder } from './converters';
+import type { DeviceStore } from './device-store';
+import { type DownlinkOptions, type MqttOut, parseEncoderResult, toMqtt } from './downlink';
+import { dropProtoKeys, MessageError, type Metadata, type RuleMsg, setOwn } from './message';
+import { ensureDeviceOnce } from './save-data';
+import { GuardedScript } from './script-node';
+import type { CompiledScript } from './script-runtime';
+import { messagesForItem, parseDecoderResult } from './uplink';
+
+export interface IntegrationSettings {
+  name: string;
+  decoder: string;
+  encoder: string;
+  metadata: Metadata;
+  allowCreateDevices: boolean;
+  topicPattern: string;
+  qos: 0 | 1 | 2;
+  retain: boolean;
+  maxPayloadBytes: number;
+  timeoutMs: number;
+}
+
+export const DEFAULT_MAX_PAYLOAD = 64 * 1024;
+
+/** Integration metadata from the editor's key/value rows (or an object). */
+export function metadataFrom(rows: unknown): Metadata {
+  const out: Metadata = {};
+  if (Array.isArray(rows)) {
+    for (const r of rows) {
+      const key = String((r as { key?: unknown })?.key ?? '').trim();
+      if (key) setOwn(out, key, String((r as { value?: unknown })?.value ?? ''));
+    }
+  } else if (rows && typeof rows === 'object') {
+    for (const [k, v] of Object.entries(rows)) setOwn(out, k, String(v ?? ''));
+  }
+  return out;
+}
+
+export interface UplinkOutcome {
+  messages: RuleMsg[];
+  failures: MessageError[];
+}
+
+export class Integration {
+  readonly decoder: GuardedScript;
+  readonly encoder: GuardedScript;
+
+  constructor(
+    readonly settings: IntegrationSettings,
+    onCompileError?: (which: 'decoder' | 'encoder', err: Error) => void,
+    compilers: {
+      decoder?: (s: IntegrationSettings) => Promise<CompiledScript>;
+      encoder?: (s: IntegrationSettings) => Promise<CompiledScript>;
+    } = {},
+  ) {
+    const limits = { timeoutMs: settings.timeoutMs };
+    this.decoder = new GuardedScript(
+      (compilers.decoder ?? ((s) => compileDecoder(s.decoder, limits, s.maxPayloadBytes)))(settings),
+      (e) => onCompileError?.('decoder', e),
+    );
+    this.encoder = new GuardedScript((compilers.encoder ?? ((s) => compileEncoder(s.encoder, limits)))(settings), (e) =>
+      onCompileError?.('encoder', e),
+    );
+  }
+
+  /** Checked before any script runs (RELIABILITY case 15). */
+  checkSize(bytes: Buffer): void {
+    if (bytes.length > this.settings.maxPayloadBytes) {
+      throw new MessageError(
+        `payload of ${bytes.length.toLocaleString('en-US')} bytes is over the integration's limit of ${this.settings.maxPayloadBytes.toLocaleString('en-US')} bytes`,
+        'payload-too-large',
+        { size: bytes.length, limit: this.settings.maxPayloadBytes },
+      );
+    }
+  }
+
+  /** Decodes one uplink payload into rule-engine messages; bad items fail alone. Throws if the decoder fails. */
+  async uplink(bytes: Buffer, topic: string | undefined, store: DeviceStore, now: number): Promise<UplinkOutcome> {
+    this.checkSize(bytes);
+    const md: Metadata = { ...this.settings.metadata, integrationName: this.settings.name };
+    if (topic !== undefined) md.topic = topic;
+    const result = await this.decoder.run([bytesArgument(bytes), md]);
+    dropProtoKeys(result);
+    const out: UplinkOutcome = { messages: [], failures: [] };
+    for (const r of parseDecoderResult(result, now)) {
+      if (!r.ok) {
+        out.failures.push(r.error);
+        continue;
+      }
+      const { item } = r;
+      try {
+        if (this.settings.allowCreateDevices) {
+          await ensureDeviceOnce(store, item.deviceName, item.deviceType);
+        } else if (!(await store.getDevice(item.deviceName))) {
+          throw new MessageError(
+            `device "${item.deviceName}" does not exist and the integration may not create devices`,
+            'unknown-device',
+            { index: r.index },
+          );
+        }
+      } catch (err) {
+        out.failures.push(
+          err instanceof MessageError ? err : new MessageError((err as Error).message, 'store', { index: r.index }),
+        );
+        continue;
+      }
+      out.messages.push(...messagesForItem(item, { ts: now, topic, metadata: md }));
+    }
+    return out;
+  }
+
+  /** Encodes one rule-engine message into `mqtt out` messages; bad items fail alone. Throws if the encoder fails. */
+  async downlink(msg: {
+    payload?: unknown;
+    metadata: Metadata;
+    msgType: string;
+  }): Promise<{ out: MqttOut[]; failures: MessageError[] }> {
+    const result = await this.encoder.run([msg.payload, msg.metadata, msg.msgType, this.settings.metadata]);
+    const opts: DownlinkOptions = {
+      topicPattern: this.settings.topicPattern,
+      qos: this.settings.qos,
+      retain: this.settings.retain,
+    };
+    const out: MqttOut[] = [];
+    const failures: MessageError[] = [];
+    for (const r of parseEncoderResult(result)) {
+      if (!r.ok) {
+        failures.push(r.error);
+        continue;
+      }
+      try {
+        out.push(toMqtt(r.value, opts));
+      } catch (err) {
+        failures.push(err as MessageError);
+      }
+    }
+    return { out, failures };
+  }
+
+  dispose(): void {
+    this.decoder.dispose();
+    this.encoder.dispose();
+  }
+}
