@@ -78,14 +78,17 @@ async function waitForPort(port: number, ms: number, alive: () => string | undef
   }
 }
 
-// Children still running when the test process exits (mocha --exit) are ended by PID.
+// Children still running when the test process exits (mocha --exit) are ended by PID; their temp
+// directories (config, persistence file) go too.
 const children = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
 process.on('exit', () => {
   for (const c of children) {
     try {
       if (c.pid) process.kill(c.pid, 'SIGKILL');
     } catch {}
   }
+  for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
 export async function startTestBroker(
@@ -168,6 +171,7 @@ async function startMosquitto(wanted: number | undefined, opts: TestBrokerOption
     throw new Error(`mosquitto is not installed at ${MOSQUITTO_PATH} (apt-get install -y mosquitto)`);
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-engine-mosquitto-'));
+  tempDirs.add(dir);
   const dataDir = path.join(dir, 'data');
   fs.mkdirSync(dataDir);
   let port = wanted ?? 0;
