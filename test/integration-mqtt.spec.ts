@@ -583,6 +583,38 @@ describe('MQTT test broker harness and integration nodes', () => {
         assert.equal(settings.got.length, before, 'nothing published for getValue');
       });
 
+      it('b. RPC replies tell the truth: error when the downlink fails (broker down), timeout when nothing reached the downlink', async () => {
+        await load(tutorialFlow(broker!.port));
+        const s = store();
+        await s.ensureDevice('Thermostat-A', 'thermostat');
+
+        // No client attribute deviceName yet: originator attributes fails, the downlink never runs → timeout.
+        const oaFail = nextMessage('oaFail', 10000);
+        let reply = nextMessage('replyTap', 15000);
+        helper.getNode('rpc1').receive({ payload: 7 });
+        await oaFail;
+        let r = await reply;
+        let rpc = r.rpc as { status?: string; error?: string; method?: string };
+        assert.equal(rpc.status, 'timeout', JSON.stringify(rpc));
+        assert.equal(r.payload, 7);
+
+        // With the attribute saved but the broker down: the downlink fails → error, never a false 'ok'.
+        await s.saveAttributes('Thermostat-A', 'client', { deviceName: 'Thermostat-A' }, Date.now());
+        await broker!.stop();
+        await waitFor(() => brokerNode().connected === false, 15000, 'Node-RED to notice the broker is gone');
+        const dlFail = nextMessage('dlFail', 10000);
+        reply = nextMessage('replyTap', 10000);
+        helper.getNode('rpc1').receive({ payload: 8 });
+        const f = await dlFail;
+        r = await reply;
+        rpc = r.rpc as { status?: string; error?: string; method?: string };
+        assert.equal(rpc.status, 'error', JSON.stringify(rpc));
+        assert.equal(rpc.error, errText(f), 'the reply carries the downlink error');
+        assert.match(String(rpc.error), /not connected|disconnected/i);
+        assert.equal(r.payload, 8);
+        await broker!.restart();
+      });
+
       // ---------------------------------------------------------------------- RELIABILITY 12: non-UTF-8
 
       it('12. bytes FF FE 7B 22 go to Failure and Catch with the original bytes; the next good message succeeds', async () => {

@@ -108,6 +108,14 @@ export function collect(id: string): { msgs: AnyMsg[]; stop(): void } {
   return { msgs, stop: () => list.splice(list.indexOf(on), 1) };
 }
 
+/** Calls `fn` for every message reaching `id` (keeps nothing); returns a function that stops it. */
+export function onMessage(id: string, fn: (m: AnyMsg) => void): () => void {
+  const n = tap(id);
+  const list = collectors.get(n)!;
+  list.push(fn);
+  return () => list.splice(list.indexOf(fn), 1);
+}
+
 export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Status objects set on node `id` so far (node-red-node-test-helper records node.status calls). */
