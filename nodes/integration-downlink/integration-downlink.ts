@@ -6,7 +6,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { brokerDown, resolveIntegration } from '../lib/integration-node';
 import { MessageError, type Metadata, validateMessage } from '../lib/message';
-import { type Done, type Send, StatusTracker, sendFailure } from '../lib/node-red';
+import { type Done, type Send, StatusTracker, sendFailure, t } from '../lib/node-red';
 import { pendingRpcs } from '../lib/rpc';
 
 interface DownlinkDef extends NodeDef {
@@ -17,6 +17,7 @@ export = (RED: NodeAPI) => {
   function IntegrationDownlinkNode(this: Node, def: DownlinkDef) {
     RED.nodes.createNode(this, def);
     const status = new StatusTracker(this);
+    const okText = t(RED, 'integration-downlink.status.ok', 'ok');
     let notSent = 0;
     try {
       resolveIntegration(RED, def.integration);
@@ -30,7 +31,12 @@ export = (RED: NodeAPI) => {
         notSent++;
         pendingRpcs.settle(requestUUID(), { status: 'error', error: (err as Error).message });
         sendFailure(this, status, send, done, msg, err, 1, 2);
-        status.error(`${notSent} not sent: ${(err as Error).message}`);
+        status.error(
+          t(RED, 'integration-downlink.status.notSent', '__n__ not sent: __error__', {
+            n: notSent,
+            error: (err as Error).message,
+          }),
+        );
       };
       let cfg: ReturnType<typeof resolveIntegration>;
       try {
@@ -64,7 +70,13 @@ export = (RED: NodeAPI) => {
           sendFailure(this, status, send, () => {}, m, err, 1, 2);
         }
         pendingRpcs.settle(requestUUID(), { status: 'ok' });
-        if (failures.length === 0) status.ok(notSent > 0 ? `ok (${notSent} not sent earlier)` : 'ok');
+        if (failures.length === 0) {
+          status.ok(
+            notSent > 0
+              ? t(RED, 'integration-downlink.status.okNotSentEarlier', 'ok (__n__ not sent earlier)', { n: notSent })
+              : okText,
+          );
+        }
         done();
       }, fail);
     });

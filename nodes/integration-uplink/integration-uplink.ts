@@ -5,7 +5,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { payloadBytes } from '../lib/converters';
 import { integrationStore, resolveIntegration } from '../lib/integration-node';
-import { type Done, type Send, StatusTracker, sendFailure } from '../lib/node-red';
+import { type Done, type Send, StatusTracker, sendFailure, t } from '../lib/node-red';
 
 interface UplinkDef extends NodeDef {
   integration?: string;
@@ -15,6 +15,7 @@ export = (RED: NodeAPI) => {
   function IntegrationUplinkNode(this: Node, def: UplinkDef) {
     RED.nodes.createNode(this, def);
     const status = new StatusTracker(this);
+    const okText = t(RED, 'integration-uplink.status.ok', 'ok');
     try {
       integrationStore(RED, resolveIntegration(RED, def.integration));
     } catch (err) {
@@ -47,7 +48,7 @@ export = (RED: NodeAPI) => {
           const m: NodeMessage = { ...msg, payload: raw };
           sendFailure(this, status, send, () => {}, m, err, 1, 2);
         }
-        if (failures.length === 0) status.ok();
+        if (failures.length === 0) status.ok(okText);
         done();
       }, fail);
     });

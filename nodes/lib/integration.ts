@@ -6,7 +6,7 @@
 import { bytesArgument, compileDecoder, compileEncoder } from './converters';
 import type { DeviceStore } from './device-store';
 import { type DownlinkOptions, type MqttOut, parseEncoderResult, toMqtt } from './downlink';
-import { dropProtoKeys, MessageError, type Metadata, type RuleMsg, setOwn } from './message';
+import { dropProtoKeys, MAX_DEPTH, MessageError, type Metadata, type RuleMsg, setOwn } from './message';
 import { ensureDeviceOnce } from './save-data';
 import { GuardedScript } from './script-node';
 import type { CompiledScript } from './script-runtime';
@@ -79,9 +79,23 @@ export class Integration {
     }
   }
 
+  /**
+   * A payload that is JSON text (starts with { or [) nested deeper than MAX_DEPTH is refused before the decoder
+   * runs (RELIABILITY case 13): parsing it inside the sandbox would only end in a stack overflow.
+   */
+  checkDepth(bytes: Buffer): void {
+    const depth = jsonNesting(bytes, MAX_DEPTH);
+    if (depth > MAX_DEPTH) {
+      throw new MessageError(`payload JSON is nested deeper than ${MAX_DEPTH} levels`, 'too-deep', {
+        limit: MAX_DEPTH,
+      });
+    }
+  }
+
   /** Decodes one uplink payload into rule-engine messages; bad items fail alone. Throws if the decoder fails. */
   async uplink(bytes: Buffer, topic: string | undefined, store: DeviceStore, now: number): Promise<UplinkOutcome> {
     this.checkSize(bytes);
+    this.checkDepth(bytes);
     const md: Metadata = { ...this.settings.metadata, integrationName: this.settings.name };
     if (topic !== undefined) md.topic = topic;
     const result = await this.decoder.run([bytesArgument(bytes), md]);
@@ -146,4 +160,34 @@ export class Integration {
     this.decoder.dispose();
     this.encoder.dispose();
   }
+}
+
+/**
+ * How deep the brackets of JSON-looking bytes nest, counting only outside strings; stops once past `limit`.
+ * Bytes that do not start (after white space) with { or [ are not JSON text: 0.
+ */
+export function jsonNesting(bytes: Buffer, limit: number): number {
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
+  if (i >= bytes.length || (bytes[i] !== 0x7b && bytes[i] !== 0x5b)) return 0;
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  let escaped = false;
+  for (; i < bytes.length; i++) {
+    const c = bytes[i];
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (c === 0x5c) escaped = true;
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      depth++;
+      if (depth > max) {
+        max = depth;
+        if (max > limit) return max;
+      }
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return max;
 }

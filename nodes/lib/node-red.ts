@@ -45,6 +45,25 @@ export class StatusTracker {
   }
 }
 
+/**
+ * A text from the node's message catalog: `key` (e.g. 'script.status.ok') resolves in the node set's own
+ * namespace, in the runtime's language, with `__name__` replaced from `vars`. Falls back to `fallback` (the
+ * English text, with the same replacements) when the runtime has no such text: node-red-node-test-helper's
+ * RED._ gives back the key itself.
+ */
+export function t(RED: NodeAPI, key: string, fallback: string, vars: Record<string, string | number> = {}): string {
+  let text: unknown;
+  try {
+    text = (RED as unknown as { _?: (k: string, v: object) => unknown })._?.(key, vars);
+  } catch {
+    text = undefined;
+  }
+  if (typeof text === 'string' && text !== '' && text !== key && !text.endsWith(`:${key}`)) return text;
+  return fallback.replace(/__([A-Za-z0-9_]+)__/g, (m, name: string) =>
+    Object.hasOwn(vars, name) ? String(vars[name]) : m,
+  );
+}
+
 function truncate(s: string): string {
   return s.length > MAX_STATUS_TEXT ? `${s.slice(0, MAX_STATUS_TEXT - 1)}…` : s;
 }

@@ -5,12 +5,13 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { describeMissing, enrichConfigFrom, enrichMessage, type OriginatorAttributesDef } from '../lib/enrich';
 import { MessageError, requireOriginator, validateMessage } from '../lib/message';
-import { type Done, resolveDeviceStore, type Send, StatusTracker, sendFailure } from '../lib/node-red';
+import { type Done, resolveDeviceStore, type Send, StatusTracker, sendFailure, t } from '../lib/node-red';
 
 export = (RED: NodeAPI) => {
   function OriginatorAttributesNode(this: Node, def: NodeDef & OriginatorAttributesDef) {
     RED.nodes.createNode(this, def);
     const status = new StatusTracker(this);
+    const okText = t(RED, 'originator-attributes.status.ok', 'ok');
     const cfg = enrichConfigFrom(def);
     // ThingsBoard's default: a missing key sends the message to Failure.
     const tellFailureIfAbsent = def.tellFailureIfAbsent !== false;
@@ -44,7 +45,7 @@ export = (RED: NodeAPI) => {
             );
             return;
           }
-          status.ok();
+          status.ok(okText);
           send([msg, null]);
           done();
         },

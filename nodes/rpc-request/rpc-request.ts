@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { MessageError } from '../lib/message';
-import { type Done, numberSetting, resolveDeviceStore, type Send, StatusTracker } from '../lib/node-red';
+import { type Done, numberSetting, resolveDeviceStore, type Send, StatusTracker, t } from '../lib/node-red';
 import { pendingRpcs, type RpcOutcome, rpcRequestMessage } from '../lib/rpc';
 
 interface RpcDef extends NodeDef {
@@ -81,7 +81,12 @@ export = (RED: NodeAPI) => {
               failReply(new MessageError(`no latest "${valueKey}" telemetry for device "${device}" yet`, 'no-value'));
               return;
             }
-            status.ok(`${callMethod}: ${String(entry.value)}`);
+            status.ok(
+              t(RED, 'rpc-request.status.value', '__method__: __value__', {
+                method: callMethod,
+                value: String(entry.value),
+              }),
+            );
             reply(entry.value, { status: 'ok' });
             done();
           },
@@ -111,7 +116,7 @@ export = (RED: NodeAPI) => {
             timers.delete(timer);
             waiting.delete(requestUUID);
             pendingRpcs.forget(requestUUID);
-            status.warn(`${callMethod}: timed out`);
+            status.warn(t(RED, 'rpc-request.status.timedOut', '__method__: timed out', { method: callMethod }));
             reply(msg.payload, { status: 'timeout', error: `no downlink within ${timeoutMs} ms` });
           }, timeoutMs);
           timers.add(timer);
@@ -119,8 +124,21 @@ export = (RED: NodeAPI) => {
             clearTimeout(timer);
             timers.delete(timer);
             waiting.delete(requestUUID);
-            if (outcome.status === 'ok') status.ok(`${callMethod}: ${JSON.stringify(msg.payload)} sent`);
-            else status.error(`${callMethod}: ${outcome.error ?? outcome.status}`);
+            if (outcome.status === 'ok') {
+              status.ok(
+                t(RED, 'rpc-request.status.sent', '__method__: __value__ sent', {
+                  method: callMethod,
+                  value: String(JSON.stringify(msg.payload)),
+                }),
+              );
+            } else {
+              status.error(
+                t(RED, 'rpc-request.status.failed', '__method__: __error__', {
+                  method: callMethod,
+                  error: outcome.error ?? outcome.status,
+                }),
+              );
+            }
             reply(msg.payload, outcome);
           });
           send([request as unknown as NodeMessage, null]);

@@ -6,7 +6,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { parseScope, type Scope } from '../lib/device-store';
 import { MessageError, validateMessage } from '../lib/message';
-import { type Done, resolveDeviceStore, type Send, StatusTracker, sendFailure } from '../lib/node-red';
+import { type Done, resolveDeviceStore, type Send, StatusTracker, sendFailure, t } from '../lib/node-red';
 import { saveAttributesMessage } from '../lib/save-data';
 
 interface SaveAttributesDef extends NodeDef {
@@ -18,6 +18,7 @@ export = (RED: NodeAPI) => {
   function SaveAttributesNode(this: Node, def: SaveAttributesDef) {
     RED.nodes.createNode(this, def);
     const status = new StatusTracker(this);
+    const okText = t(RED, 'save-attributes.status.ok', 'ok');
     // ThingsBoard's default scope is server; an unknown configured scope is an error, not a quiet default.
     const configured = def.scope === undefined || def.scope === '' ? 'server' : parseScope(def.scope);
     const configError = configured ? undefined : new MessageError(`unknown scope "${def.scope}"`, 'bad-scope');
@@ -42,7 +43,7 @@ export = (RED: NodeAPI) => {
       const rmsg = msg as unknown as Parameters<typeof saveAttributesMessage>[1];
       saveAttributesMessage(storeNode.deviceStore, rmsg, configured as Scope, Date.now()).then(
         () => {
-          status.ok();
+          status.ok(okText);
           send([msg, null]);
           done();
         },

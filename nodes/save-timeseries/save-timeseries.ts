@@ -5,7 +5,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { validateMessage } from '../lib/message';
-import { type Done, resolveDeviceStore, type Send, StatusTracker, sendFailure } from '../lib/node-red';
+import { type Done, resolveDeviceStore, type Send, StatusTracker, sendFailure, t } from '../lib/node-red';
 import { saveTelemetryMessage } from '../lib/save-data';
 
 interface SaveTimeseriesDef extends NodeDef {
@@ -16,6 +16,7 @@ export = (RED: NodeAPI) => {
   function SaveTimeseriesNode(this: Node, def: SaveTimeseriesDef) {
     RED.nodes.createNode(this, def);
     const status = new StatusTracker(this);
+    const okText = t(RED, 'save-timeseries.status.ok', 'ok');
     try {
       resolveDeviceStore(RED, def.deviceStore);
     } catch (err) {
@@ -35,7 +36,7 @@ export = (RED: NodeAPI) => {
       const rmsg = msg as unknown as Parameters<typeof saveTelemetryMessage>[1];
       saveTelemetryMessage(storeNode.deviceStore, rmsg, Date.now()).then(
         () => {
-          status.ok();
+          status.ok(okText);
           send([msg, null]);
           done();
         },

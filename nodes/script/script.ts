@@ -4,7 +4,7 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { validateMessage } from '../lib/message';
-import { type Done, numberSetting, type Send, StatusTracker, sendFailure } from '../lib/node-red';
+import { type Done, numberSetting, type Send, StatusTracker, sendFailure, t } from '../lib/node-red';
 import { registerScriptTestRoute, ScriptNodeRunner, type ScriptSettings } from '../lib/script-node';
 
 interface ScriptDef extends NodeDef {
@@ -18,13 +18,14 @@ export = (RED: NodeAPI) => {
     // biome-ignore lint/complexity/noUselessThisAlias: the handlers below are closures over the node
     const node = this;
     const status = new StatusTracker(node);
+    const okText = t(RED, 'script.status.ok', 'ok');
     const settings: ScriptSettings = {
       body: typeof def.script === 'string' ? def.script : '',
       timeoutMs: numberSetting(def.timeout, 500, 1),
     };
     const runner = new ScriptNodeRunner(settings, {
       onCompileError: (err) => {
-        status.error(`compile error: ${err.message}`);
+        status.error(t(RED, 'script.status.compileError', 'compile error: __error__', { error: err.message }));
         node.error(`script: ${err.message}`);
       },
     });
@@ -39,7 +40,7 @@ export = (RED: NodeAPI) => {
         return;
       }
       const ok = (outs: Record<string, unknown>[]) => {
-        status.ok();
+        status.ok(okText);
         send([outs as unknown as NodeMessage[], null]);
         done();
       };
