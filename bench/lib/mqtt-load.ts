@@ -8,14 +8,15 @@
  *  - latency(): publish at a fixed rate; per message, time from the publish call to its delivery;
  *  - push(): a given number of messages, as fast as throughput() (memory mode).
  * A message that is never delivered (QoS 0 can drop) would hold a window slot for ever: when nothing arrives for
- * STALL_MS, what is outstanding is counted as lost and the slots are freed.
+ * STALL_MS, what is outstanding is counted as lost and the slots are freed (a message counted as lost that still
+ * arrives later is taken off the count again).
  */
 import { performance } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
 import { inTopic, payloadFor, type Qos, SUBSCRIPTIONS, type Setup, seqOf } from './flows';
 import { percentile } from './stats';
 
-const STALL_MS = 500;
+const STALL_MS = 2000;
 
 export interface ThroughputResult {
   msgs_per_s: number;
@@ -50,6 +51,8 @@ export class MqttLoad {
   private run?: Run;
   /** Deliveries that belonged to no current run (late ones from an earlier run, probes). */
   stray = 0;
+  /** performance.now() of the last delivery of any kind. */
+  private lastDelivery = 0;
 
   private constructor(
     readonly feeder: MqttClient,
@@ -57,6 +60,7 @@ export class MqttLoad {
   ) {
     subscriber.on('message', (topic, payload) => {
       const now = performance.now();
+      this.lastDelivery = now;
       const s = seqOf(topic, payload);
       const r = this.run;
       if (r && s >= r.base && s < this.seq) r.onDelivery(s, now);
@@ -79,6 +83,16 @@ export class MqttLoad {
     const n = this.seq++;
     this.feeder.publish(inTopic(setup, qos), payloadFor(setup, n), { qos });
     return n;
+  }
+
+  /**
+   * Waits until nothing has been delivered for `idleMs` (the pipelines have drained what an earlier run left
+   * in them, e.g. a latency run on a set-up slower than its rate), at most `maxMs`. Returns the time waited.
+   */
+  async quiet(idleMs = 300, maxMs = 30000): Promise<number> {
+    const t0 = performance.now();
+    while (performance.now() - this.lastDelivery < idleMs && performance.now() - t0 < maxMs) await sleep(50);
+    return performance.now() - t0;
   }
 
   /** Publishes one message at a time until one is delivered (the pipeline is live); false after `ms`. */
@@ -163,6 +177,7 @@ export class MqttLoad {
         base,
         onDelivery: (_s, now) => {
           delivered++;
+          if (lost > 0 && sent - delivered - lost < 0) lost--;
           last = now;
           o.onDelivery(now);
           if (!finished) fill();

@@ -36,6 +36,8 @@ export interface ProfileSummary {
   top_self: ProfileRow[];
   by_area: ProfileRow[];
   ours_inclusive: ProfileRow[];
+  /** Inclusive time of every function (what it and everything it calls took). */
+  top_inclusive: ProfileRow[];
 }
 
 function shortUrl(url: string): string {
@@ -95,15 +97,16 @@ export function summariseProfile(file: string, top = 40): ProfileSummary {
   const parent = new Map<number, number>();
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const inclBy = new Map<string, number>();
+  const inclAll = new Map<string, number>();
   for (const [id, us] of selfUs) {
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const cf = byId.get(cur)!.callFrame;
-      if (!cf.url.includes('/dist/nodes/')) continue;
       const k = key(cf);
-      if (seen.has(k)) continue;
+      if (seen.has(k) || cf.functionName === '(root)') continue;
       seen.add(k);
-      inclBy.set(k, (inclBy.get(k) ?? 0) + us);
+      inclAll.set(k, (inclAll.get(k) ?? 0) + us);
+      if (cf.url.includes('/dist/nodes/')) inclBy.set(k, (inclBy.get(k) ?? 0) + us);
     }
   }
 
@@ -119,6 +122,7 @@ export function summariseProfile(file: string, top = 40): ProfileSummary {
     top_self: rows(selfBy, top),
     by_area: rows(areaBy, 40),
     ours_inclusive: rows(inclBy, top),
+    top_inclusive: rows(inclAll, Math.max(80, top * 2)),
   };
 }
 
@@ -131,4 +135,5 @@ export function printProfile(s: ProfileSummary, title: string): void {
   show('self time by area (% of all samples):', s.by_area, 20);
   show('self time, top functions:', s.top_self, 30);
   show('inclusive time of functions in dist/nodes (our code and what it calls):', s.ours_inclusive, 25);
+  show('inclusive time, all functions:', s.top_inclusive, 50);
 }

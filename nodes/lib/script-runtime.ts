@@ -137,6 +137,8 @@ function usable(engine: Engine): boolean {
 class EngineSlot {
   private current: Engine | undefined;
   private loading: Promise<Engine> | undefined;
+  /** Why the last load failed, for the error of calls made before a later load succeeds. */
+  lastLoadError: unknown;
 
   /** The loaded, healthy engine, if any (synchronous). */
   get ready(): Engine | undefined {
@@ -158,6 +160,7 @@ class EngineSlot {
         },
         (err: unknown) => {
           this.loading = undefined;
+          this.lastLoadError = err;
           throw err;
         },
       );
@@ -993,7 +996,12 @@ class QuickJSScript implements CompiledScript {
     if (!usable(this.engine)) {
       mainEngine.fail(this.engine); // no-op if already done; starts loading a fresh engine
       const fresh = mainEngine.ready;
-      if (!fresh) throw new ScriptError('runtime', 'Script engine is restarting after a failure; try again shortly');
+      if (!fresh) {
+        // Not loaded yet, or the last load failed: make sure a load is under way (a failed one is retried).
+        mainEngine.get().catch(() => {});
+        const why = mainEngine.lastLoadError ? ` (last attempt: ${truncate(String(mainEngine.lastLoadError))})` : '';
+        throw new ScriptError('runtime', `Script engine is restarting after a failure; try again shortly${why}`);
+      }
       this.engine = fresh;
     }
     try {

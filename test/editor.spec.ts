@@ -1,0 +1,839 @@
+/**
+ * Every node type of the package edited in the real Node-RED editor, in headless Chromium, as a user does it:
+ * dragged from the palette onto the workspace, opened with a double click, its fields filled (text inputs,
+ * selects, checkboxes, the Monaco code editors, the config nodes through the config node dialog), Done, opened
+ * again with the values kept, an invalid setting marked (the field's input-error class, the node's red
+ * triangle), its help in the sidebar, and at the end a deploy that stores what was entered. The browser console
+ * must stay free of errors. Screenshots of each dialog go to test-artifacts/editor-<type>.png.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import {
+  assertChromium,
+  chromiumArgs,
+  chromiumPath,
+  freePort,
+  makeUserDir,
+  NodeRedProcess,
+  root,
+  screenshotPath,
+  waitFor,
+  writeSettings,
+} from './e2e-support';
+
+/** The editor's globals as far as these tests use them (the callbacks of page.evaluate run in the page). */
+interface EditorNode {
+  id: string;
+  type: string;
+  valid?: boolean;
+  _def: { defaults: Record<string, unknown> };
+  [prop: string]: unknown;
+}
+interface CodeEditor {
+  getDomNode(): unknown;
+  getValue(): string;
+  setValue(v: string): void;
+}
+interface EditorWindow {
+  RED: {
+    nodes: {
+      node(id: string): EditorNode | null;
+      eachNode(cb: (n: EditorNode) => void): void;
+      eachConfig(cb: (n: EditorNode) => void): void;
+    };
+  };
+  monaco?: { editor: { getEditors(): CodeEditor[] } };
+  document: { getElementById(id: string): { contains(n: unknown): boolean } | null };
+}
+
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const TYPES = Object.keys(pkg['node-red'].nodes as Record<string, string>);
+
+/** The node set folder of a type, and the English texts it has. */
+function setOf(type: string): { name: string; en: Record<string, unknown>; help: string } {
+  const js = (pkg['node-red'].nodes as Record<string, string>)[type];
+  const name = path.basename(js, '.js');
+  const dir = path.join(root, 'nodes', name, 'locales', 'en-US');
+  return {
+    name,
+    en: JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8'))[name],
+    help: fs.readFileSync(path.join(dir, `${name}.html`), 'utf8'),
+  };
+}
+const squash = (s: string | null | undefined) =>
+  String(s ?? '')
+    .replace(/\s+/g, ' ')
+    .trim();
+
+/** The first sentence of a node's help (its first paragraph, without markup), as the Help tab shows it. */
+function helpOpening(type: string): string {
+  const p = /<p>([\s\S]*?)<\/p>/.exec(setOf(type).help)?.[1] ?? '';
+  const text = squash(
+    p
+      .replace(/<[^>]*>/g, '')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&'),
+  );
+  return text.split(/(?<=[.:])\s/)[0];
+}
+function paletteLabel(type: string): string {
+  return setOf(type).en.paletteLabel as string;
+}
+
+describe('editing every node type in the Node-RED editor (Chromium)', function () {
+  this.timeout(300000);
+  let red: NodeRedProcess;
+  let userDir: string;
+  let browser: Browser | undefined;
+  let page: Page;
+  const consoleErrors: string[] = [];
+  const ignored: string[] = [];
+  const warnings: string[] = [];
+  /** Node ids by type, as the tests create them. */
+  const ids: Record<string, string> = {};
+  let row = 0;
+
+  before(async () => {
+    assertChromium();
+    userDir = makeUserDir('rule-engine-editor-');
+    writeSettings(userDir, []);
+    red = new NodeRedProcess(userDir, await freePort());
+    await red.start();
+    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    page.setDefaultTimeout(30000);
+    page.on('console', (m) => {
+      const where = m.location()?.url ?? '';
+      const text = `${m.text()}${where ? ` (${where})` : ''}`;
+      if (m.type() === 'error') {
+        // This machine is offline: a resource from another host (the Flow Library catalogue the palette
+        // manager fetches, a web font) cannot load. That is the network, not the editor or this package.
+        const external = where !== '' && !where.startsWith(red.url('/'));
+        if (/^Failed to load resource/.test(m.text()) && external) ignored.push(text);
+        else consoleErrors.push(text);
+      } else if (m.type() === 'warning') warnings.push(text);
+    });
+    page.on('pageerror', (err) => consoleErrors.push(`pageerror: ${err.message}`));
+    await page.goto(red.url('/'));
+    await page.locator('#red-ui-palette .red-ui-palette-node[data-palette-type="rule-script"]').waitFor();
+    // The welcome tour of a first visit.
+    const tour = page.locator('.red-ui-tourGuide-popover');
+    await waitFor(async () => (await tour.count()) > 0, 15000, 'the welcome tour').catch(() => {});
+    if ((await tour.count()) > 0) {
+      await page.keyboard.press('Escape');
+      await tour.waitFor({ state: 'detached' });
+    }
+  });
+
+  after(async () => {
+    if (ignored.length > 0)
+      console.log(`      ignored console errors (network, offline):\n        ${ignored.join('\n        ')}`);
+    if (warnings.length > 0) console.log(`      console warnings:\n        ${warnings.join('\n        ')}`);
+    await browser?.close();
+    await red?.stop();
+    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+  });
+
+  // --- the editor, through its UI -------------------------------------------------------------------------
+
+  async function idsOf(type: string): Promise<string[]> {
+    return page.evaluate((t) => {
+      const w = globalThis as unknown as EditorWindow;
+      const out: string[] = [];
+      w.RED.nodes.eachNode((n) => {
+        if (n.type === t) out.push(n.id);
+      });
+      w.RED.nodes.eachConfig((n) => {
+        if (n.type === t) out.push(n.id);
+      });
+      return out;
+    }, type);
+  }
+
+  /** The node's properties (its defaults) and whether the editor finds it valid. */
+  async function props(id: string): Promise<Record<string, unknown>> {
+    return page.evaluate((nid) => {
+      const w = globalThis as unknown as EditorWindow;
+      const n = w.RED.nodes.node(nid);
+      if (!n) throw new Error(`no node ${nid}`);
+      const out: Record<string, unknown> = { valid: n.valid };
+      for (const k of Object.keys(n._def.defaults)) out[k] = n[k];
+      return JSON.parse(JSON.stringify(out));
+    }, id);
+  }
+
+  /** Drags a node type from the palette onto the workspace, and returns the new node's id. */
+  async function addFromPalette(type: string): Promise<string> {
+    const before = await idsOf(type);
+    const item = page.locator(`#red-ui-palette .red-ui-palette-node[data-palette-type="${type}"]`);
+    await item.scrollIntoViewIfNeeded();
+    const from = await item.boundingBox();
+    const chart = await page.locator('#red-ui-workspace-chart').boundingBox();
+    assert.ok(from && chart);
+    const to = { x: chart.x + 200 + (row % 2) * 300, y: chart.y + 60 + Math.floor(row / 2) * 70 };
+    row++;
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(from.x + from.width / 2 + 30, from.y + from.height / 2, { steps: 5 });
+    await page.mouse.move(to.x, to.y, { steps: 25 });
+    await page.mouse.up();
+    let added: string[] = [];
+    await waitFor(
+      async () => {
+        added = (await idsOf(type)).filter((id) => !before.includes(id));
+        return added.length === 1;
+      },
+      10000,
+      `a ${type} node dropped on the workspace`,
+    );
+    const id = added[0];
+    await nodeOnChart(id).waitFor();
+    ids[type] = id;
+    return id;
+  }
+
+  function nodeOnChart(id: string): Locator {
+    return page.locator(`#red-ui-workspace-chart g.red-ui-flow-node-group[id="${id}"]`);
+  }
+
+  /** The red triangle the editor draws on a node with an invalid setting. */
+  async function markedInvalid(id: string): Promise<boolean> {
+    return nodeOnChart(id).locator('.red-ui-flow-node-error').first().isVisible();
+  }
+
+  async function expectMarked(id: string, invalid: boolean, what: string): Promise<void> {
+    await waitFor(async () => (await markedInvalid(id)) === invalid, 5000, `${what}: red triangle ${invalid}`);
+    assert.equal((await props(id)).valid, !invalid, `${what}: the editor's valid flag`);
+  }
+
+  /** Opens a node's edit dialog with a double click. */
+  async function openNode(id: string): Promise<void> {
+    await nodeOnChart(id).locator('rect.red-ui-flow-node').dblclick();
+    await page.locator('#node-dialog-ok').waitFor({ state: 'visible' });
+    await page.locator('#dialog-form').waitFor({ state: 'visible' });
+    await page.waitForTimeout(300); // the tray's slide-in
+  }
+
+  async function done(): Promise<void> {
+    await page.locator('#node-dialog-ok').click();
+    await page.locator('#node-dialog-ok').waitFor({ state: 'detached' });
+  }
+
+  async function cancel(): Promise<void> {
+    await page.locator('#node-dialog-cancel').click();
+    await page.locator('#node-dialog-cancel').waitFor({ state: 'detached' });
+  }
+
+  async function configDone(): Promise<void> {
+    await page.locator('#node-config-dialog-ok').click();
+    await page.locator('#node-config-dialog-ok').waitFor({ state: 'detached' });
+  }
+
+  async function configCancel(): Promise<void> {
+    await page.locator('#node-config-dialog-cancel').click();
+    await page.locator('#node-config-dialog-cancel').waitFor({ state: 'detached' });
+  }
+
+  async function waitConfigDialog(): Promise<void> {
+    await page.locator('#node-config-dialog-ok').waitFor({ state: 'visible' });
+    await page.locator('#node-config-dialog-edit-form').waitFor({ state: 'visible' });
+    await page.waitForTimeout(300);
+  }
+
+  /** Types into a text field as a user does (select all, type), then leaves it, so the editor validates it. */
+  async function type(selector: string, text: string): Promise<void> {
+    const input = page.locator(selector);
+    await input.click();
+    await input.press('ControlOrMeta+a');
+    if (text === '') await input.press('Delete');
+    else await input.pressSequentially(text);
+    await input.dispatchEvent('change');
+  }
+
+  async function hasInputError(selector: string): Promise<boolean> {
+    return page
+      .locator(selector)
+      .evaluate((el) =>
+        (el as unknown as { classList: { contains(c: string): boolean } }).classList.contains('input-error'),
+      );
+  }
+
+  async function expectInputError(selector: string, error: boolean): Promise<void> {
+    await waitFor(async () => (await hasInputError(selector)) === error, 5000, `${selector} input-error ${error}`);
+  }
+
+  async function value(selector: string): Promise<string> {
+    return page.locator(selector).inputValue();
+  }
+
+  async function checked(selector: string): Promise<boolean> {
+    return page.locator(selector).isChecked();
+  }
+
+  /** The Monaco editor inside the element with this id. */
+  async function code(containerId: string, set?: string): Promise<string> {
+    return page.evaluate(
+      ([cid, v]) => {
+        const w = globalThis as unknown as EditorWindow;
+        const el = w.document.getElementById(cid);
+        const ed = w.monaco?.editor.getEditors().find((e) => el?.contains(e.getDomNode()));
+        if (!ed) throw new Error(`no Monaco editor in #${cid}`);
+        if (typeof v === 'string') ed.setValue(v);
+        return ed.getValue();
+      },
+      [containerId, set] as const,
+    );
+  }
+
+  /** Types at the end of a Monaco editor, with the keyboard. */
+  async function typeCode(containerId: string, text: string): Promise<void> {
+    await page.locator(`#${containerId} .view-lines`).click();
+    await page.keyboard.press('ControlOrMeta+End');
+    await page.keyboard.press('End');
+    await page.keyboard.type(text);
+  }
+
+  /** The tray on top (a config node's dialog opens over the dialog of the node that uses it). */
+  function topTray(): Locator {
+    return page.locator('.red-ui-tray').last();
+  }
+
+  /** Asks for the help of the dialog on top (its book button) and checks the Help tab shows the node's help. */
+  async function expectHelp(nodeType: string): Promise<void> {
+    await topTray().locator('.red-ui-tray-footer-left button:has(i.fa-book)').click();
+    const stack = page.locator('.red-ui-sidebar-help-stack');
+    const title = stack.locator('h1.red-ui-help-title');
+    await waitFor(async () => squash(await title.textContent()) === paletteLabel(nodeType), 5000, `${nodeType} help`);
+    const opening = helpOpening(nodeType);
+    assert.ok(opening.length > 20, `${nodeType}: the help has an opening sentence`);
+    const text = squash(await stack.locator('.red-ui-help').first().textContent());
+    assert.ok(text.includes(opening), `${nodeType}: the Help tab shows "${opening}"; it shows: ${text.slice(0, 300)}`);
+  }
+
+  /**
+   * No text of the open dialog is a catalog key (an untranslated label shows as its key) and no label, button
+   * or option is empty.
+   */
+  async function expectTranslated(formSelector: string, nodeType: string): Promise<void> {
+    const keyLike = new RegExp(`\\b(?:${TYPES.map((t) => setOf(t).name).join('|')})\\.[a-zA-Z]+\\.`);
+    const texts = await page.locator(formSelector).evaluate((form) => {
+      const f = form as unknown as {
+        innerText: string;
+        querySelectorAll(s: string): Array<{ getAttribute(a: string): string | null; textContent: string | null }>;
+      };
+      const placeholders = f.querySelectorAll('[placeholder]').map((e) => e.getAttribute('placeholder') ?? '');
+      const empty = Array.from(f.querySelectorAll('label[data-i18n], span[data-i18n], option, button'))
+        .filter(
+          (e) =>
+            (e.textContent ?? '').trim() === '' &&
+            !(e as unknown as { querySelector(s: string): unknown }).querySelector('i'),
+        )
+        .map((e) => e.getAttribute('data-i18n') ?? e.getAttribute('id') ?? '?');
+      return { text: f.innerText, placeholders: Array.from(placeholders), empty };
+    });
+    assert.doesNotMatch(texts.text, keyLike, `${nodeType}: a catalog key shown as text`);
+    for (const p of texts.placeholders) assert.doesNotMatch(p, keyLike, `${nodeType}: a catalog key as placeholder`);
+    assert.deepEqual(texts.empty, [], `${nodeType}: labels without text`);
+  }
+
+  async function shot(nodeType: string): Promise<void> {
+    await page.screenshot({ path: screenshotPath(`editor-${nodeType}`) });
+  }
+
+  // --- the node types ---------------------------------------------------------------------------------------
+
+  it('lists every node type of the package in the palette (config nodes excepted), under "rule engine"', async () => {
+    for (const t of TYPES) {
+      const item = page.locator(`#red-ui-palette-container-rule_engine .red-ui-palette-node[data-palette-type="${t}"]`);
+      const isConfig = t === 'rule-device-store' || t === 'rule-integration';
+      assert.equal(await item.count(), isConfig ? 0 : 1, t);
+      if (!isConfig) assert.equal(squash(await item.locator('.red-ui-palette-label').innerText()), paletteLabel(t), t);
+    }
+  });
+
+  it('rule-save-timeseries, with a new rule-device-store from the config node dialog', async () => {
+    const id = await addFromPalette('rule-save-timeseries');
+    await expectMarked(id, true, 'no device store yet');
+    await openNode(id);
+    await expectInputError('#node-input-deviceStore', true);
+    await type('#node-input-name', 'latest readings');
+
+    // The device store: a new config node.
+    await page.locator('#node-input-btn-deviceStore-add').click();
+    await waitConfigDialog();
+    await expectTranslated('#node-config-dialog-edit-form', 'rule-device-store');
+    await type('#node-config-input-name', 'devices');
+    const stores = await page.locator('#node-config-input-store option').allInnerTexts();
+    assert.equal(stores[0], (setOf('rule-device-store').en.label as Record<string, string>).defaultStore);
+    await page.locator('#node-config-input-store').selectOption('');
+    await type('#node-config-input-timeout', 'soon');
+    await expectInputError('#node-config-input-timeout', true);
+    await type('#node-config-input-timeout', '2500');
+    await expectInputError('#node-config-input-timeout', false);
+    await expectHelp('rule-device-store');
+    await shot('rule-device-store');
+    await configDone();
+
+    const storeId = (await idsOf('rule-device-store'))[0];
+    assert.ok(storeId, 'the device store config node exists');
+    ids['rule-device-store'] = storeId;
+    assert.equal(await value('#node-input-deviceStore'), storeId);
+    await expectInputError('#node-input-deviceStore', false);
+    await expectTranslated('#dialog-form', 'rule-save-timeseries');
+    await expectHelp('rule-save-timeseries');
+    await shot('rule-save-timeseries');
+    await done();
+    await expectMarked(id, false, 'with a device store');
+    assert.deepEqual(await props(id), { valid: true, name: 'latest readings', deviceStore: storeId });
+    assert.deepEqual(await props(storeId), { valid: true, name: 'devices', store: '', timeout: '2500' });
+
+    // Opened again: the values are kept, the store's too.
+    await openNode(id);
+    assert.equal(await value('#node-input-name'), 'latest readings');
+    assert.equal(await value('#node-input-deviceStore'), storeId);
+    await page.locator('#node-input-btn-deviceStore-edit').click();
+    await waitConfigDialog();
+    assert.equal(await value('#node-config-input-name'), 'devices');
+    assert.equal(await value('#node-config-input-store'), '');
+    assert.equal(await value('#node-config-input-timeout'), '2500');
+    // An invalid time limit saved: the config node is invalid, and so is every node that uses it.
+    await type('#node-config-input-timeout', '');
+    await expectInputError('#node-config-input-timeout', true);
+    await configDone();
+    assert.equal((await props(storeId)).valid, false, 'a device store without a time limit is invalid');
+    await done();
+    await expectMarked(id, true, 'its device store is invalid');
+    await openNode(id);
+    await page.locator('#node-input-btn-deviceStore-edit').click();
+    await waitConfigDialog();
+    await type('#node-config-input-timeout', '2500');
+    await expectInputError('#node-config-input-timeout', false);
+    await configDone();
+    await done();
+    await expectMarked(id, false, 'its device store is valid again');
+  });
+
+  /** A node with a device store: the select, then an invalid choice (none) marked and fixed. */
+  async function deviceStoreRoundTrip(id: string, nodeType: string): Promise<void> {
+    await openNode(id);
+    await page.locator('#node-input-deviceStore').selectOption('_ADD_');
+    await expectInputError('#node-input-deviceStore', true);
+    await done();
+    await expectMarked(id, true, `${nodeType} without a device store`);
+    await openNode(id);
+    await expectInputError('#node-input-deviceStore', true);
+    await page.locator('#node-input-deviceStore').selectOption(ids['rule-device-store']);
+    await expectInputError('#node-input-deviceStore', false);
+    await done();
+    await expectMarked(id, false, `${nodeType} with its device store again`);
+  }
+
+  it('rule-save-attributes', async () => {
+    const t = 'rule-save-attributes';
+    const id = await addFromPalette(t);
+    await openNode(id);
+    await type('#node-input-name', 'client attributes');
+    await page.locator('#node-input-deviceStore').selectOption(ids['rule-device-store']);
+    assert.equal(await value('#node-input-scope'), 'server', 'ThingsBoard default scope');
+    const scopes = await page.locator('#node-input-scope option').allInnerTexts();
+    assert.deepEqual(scopes, Object.values(setOf(t).en.scope as Record<string, string>));
+    await page.locator('#node-input-scope').selectOption('client');
+    await expectTranslated('#dialog-form', t);
+    await expectHelp(t);
+    await shot(t);
+    await done();
+    await expectMarked(id, false, t);
+    await openNode(id);
+    assert.equal(await value('#node-input-name'), 'client attributes');
+    assert.equal(await value('#node-input-deviceStore'), ids['rule-device-store']);
+    assert.equal(await value('#node-input-scope'), 'client');
+    await cancel();
+    await deviceStoreRoundTrip(id, t);
+  });
+
+  it('rule-originator-attributes', async () => {
+    const t = 'rule-originator-attributes';
+    const id = await addFromPalette(t);
+    await openNode(id);
+    await type('#node-input-name', 'device name');
+    await page.locator('#node-input-deviceStore').selectOption(ids['rule-device-store']);
+    await type('#rule-oa-clientAttributeNames', 'deviceName, deviceType, deviceName');
+    await type('#rule-oa-sharedAttributeNames', 'targetTemperature');
+    await type('#rule-oa-serverAttributeNames', '');
+    await type('#rule-oa-latestTsKeyNames', 'temperature,  humidity');
+    assert.equal(await value('#node-input-fetchTo'), 'metadata');
+    const hint = page.locator('#rule-oa-fetchto-hint');
+    const hints = setOf(t).en.hint as Record<string, string>;
+    assert.equal(squash(await hint.textContent()), hints.metadata);
+    await page.locator('#node-input-fetchTo').selectOption('data');
+    assert.equal(squash(await hint.textContent()), hints.data, 'the hint follows the choice');
+    await page.locator('#node-input-getLatestValueWithTs').check();
+    await page.locator('#node-input-tellFailureIfAbsent').uncheck();
+    await type('#node-input-telemetryPrefix', 'bad prefix!');
+    await expectInputError('#node-input-telemetryPrefix', true);
+    await expectTranslated('#dialog-form', t);
+    await expectHelp(t);
+    await shot(t);
+    await done();
+    await expectMarked(id, true, 'a telemetry prefix with a space and "!"');
+
+    await openNode(id);
+    await expectInputError('#node-input-telemetryPrefix', true);
+    assert.equal(await value('#rule-oa-clientAttributeNames'), 'deviceName, deviceType');
+    assert.equal(await value('#rule-oa-sharedAttributeNames'), 'targetTemperature');
+    assert.equal(await value('#rule-oa-serverAttributeNames'), '');
+    assert.equal(await value('#rule-oa-latestTsKeyNames'), 'temperature, humidity');
+    assert.equal(await value('#node-input-fetchTo'), 'data');
+    assert.equal(squash(await hint.textContent()), hints.data);
+    assert.equal(await checked('#node-input-getLatestValueWithTs'), true);
+    assert.equal(await checked('#node-input-tellFailureIfAbsent'), false);
+    await type('#node-input-telemetryPrefix', 'tb_');
+    await expectInputError('#node-input-telemetryPrefix', false);
+    await done();
+    await expectMarked(id, false, t);
+    assert.deepEqual(await props(id), {
+      valid: true,
+      name: 'device name',
+      deviceStore: ids['rule-device-store'],
+      clientAttributeNames: ['deviceName', 'deviceType'],
+      sharedAttributeNames: ['targetTemperature'],
+      serverAttributeNames: [],
+      latestTsKeyNames: ['temperature', 'humidity'],
+      fetchTo: 'data',
+      getLatestValueWithTs: true,
+      tellFailureIfAbsent: false,
+      telemetryPrefix: 'tb_',
+    });
+    await deviceStoreRoundTrip(id, t);
+  });
+
+  it('rule-msg-type-switch: eight outputs labelled from the catalog', async () => {
+    const t = 'rule-msg-type-switch';
+    const id = await addFromPalette(t);
+    await expectMarked(id, false, 'nothing to configure');
+    await openNode(id);
+    await type('#node-input-name', 'by type');
+    await expectTranslated('#dialog-form', t);
+    await expectHelp(t);
+    await shot(t);
+    await done();
+    await openNode(id);
+    assert.equal(await value('#node-input-name'), 'by type');
+    await cancel();
+    assert.deepEqual(await props(id), { valid: true, name: 'by type' });
+
+    // Each output port's label, as the editor shows it on hover.
+    const ports = nodeOnChart(id).locator('.red-ui-flow-port-output');
+    assert.equal(await ports.count(), 8);
+    const labels = Object.values(setOf(t).en.outputs as Record<string, string>);
+    for (const i of [0, 3, 7]) {
+      await page.mouse.move(0, 0);
+      await ports.nth(i).locator('.red-ui-flow-port').hover();
+      const tip = page.locator('.red-ui-flow-port-tooltip');
+      await waitFor(async () => squash(await tip.textContent().catch(() => '')) === labels[i], 5000, `port ${i}`);
+    }
+    await page.mouse.move(0, 0);
+  });
+
+  it('rule-script: the Monaco editor, the time limit, the Test panel', async () => {
+    const t = 'rule-script';
+    const id = await addFromPalette(t);
+    await expectMarked(id, false, 'the default script');
+    await openNode(id);
+    assert.equal(await code('node-input-script-editor'), 'return {msg: msg, metadata: metadata, msgType: msgType};');
+    await type('#node-input-name', 'to device');
+    const script =
+      'var out = { method: msg.method, params: msg.params };\nreturn { msg: out, metadata: metadata, msgType: msgType };';
+    await code('node-input-script-editor', script);
+    await typeCode('node-input-script-editor', '\n// typed in the browser');
+    const typed = await code('node-input-script-editor');
+    assert.ok(typed.startsWith(script) && typed.trimEnd().endsWith('// typed in the browser'), typed);
+    await type('#node-input-timeout', 'soon');
+    await expectInputError('#node-input-timeout', true);
+
+    // The Test panel runs the script in the runtime (not deployed yet: the default sample).
+    await page.locator('#rule-script-test-toggle').click();
+    await waitFor(
+      async () => squash(await page.locator('#rule-script-test-source').textContent()) !== '',
+      10000,
+      'sample',
+    );
+    await type('#node-input-timeout', '750');
+    await expectInputError('#node-input-timeout', false);
+    await page.locator('#rule-script-test-run').click();
+    const output = page.locator('#rule-script-test-output');
+    const running = (setOf(t).en.test as Record<string, string>).running;
+    await waitFor(async () => !['', running].includes(squash(await output.textContent())), 15000, 'the test output');
+    assert.match(squash(await output.textContent()), /"msgType"/, 'the result of the script');
+    await expectTranslated('#dialog-form', t);
+    await expectHelp(t);
+    await shot(t);
+    await type('#node-input-timeout', 'soon');
+    await done();
+    await expectMarked(id, true, 'a time limit that is not a number');
+
+    await openNode(id);
+    await expectInputError('#node-input-timeout', true);
+    assert.equal(await value('#node-input-name'), 'to device');
+    assert.equal(await code('node-input-script-editor'), typed, 'the script is kept');
+    await type('#node-input-timeout', '750');
+    await done();
+    await expectMarked(id, false, t);
+    assert.deepEqual(await props(id), { valid: true, name: 'to device', script: typed, timeout: '750' });
+  });
+
+  it('rule-integration-uplink, with a new rule-integration from the config node dialog (settings, converters, tests)', async () => {
+    const id = await addFromPalette('rule-integration-uplink');
+    await expectMarked(id, true, 'no integration yet');
+    await openNode(id);
+    await type('#node-input-name', 'thermostat uplink');
+    await page.locator('#node-input-btn-integration-add').click();
+    await waitConfigDialog();
+    const intTexts = setOf('rule-integration').en;
+    const tab = (label: string) => page.locator('#rule-int-tabs .red-ui-tab-label', { hasText: label });
+
+    // Settings tab.
+    await type('#node-config-input-name', 'thermostats');
+    assert.equal(await value('#node-config-input-deviceStore'), ids['rule-device-store'], 'the only device store');
+    await page.locator('#node-config-input-allowCreateDevices').uncheck();
+    for (const [field, bad, good] of [
+      ['timeout', '0', '800'],
+      ['maxPayloadBytes', '1.5', '4096'],
+      ['topicPattern', 'devices/#', 'devices/${deviceName}/settings'],
+    ]) {
+      await type(`#node-config-input-${field}`, bad);
+      await expectInputError(`#node-config-input-${field}`, true);
+      await type(`#node-config-input-${field}`, good);
+      await expectInputError(`#node-config-input-${field}`, false);
+    }
+    await page.locator('#rule-int-tab-settings .red-ui-editableList-addButton').click();
+    await page.locator('#rule-int-metadata-list .rule-int-md-key').last().fill('site');
+    await page.locator('#rule-int-metadata-list .rule-int-md-value').last().fill('lab');
+    await page.locator('#node-config-input-qos').selectOption('2');
+    await page.locator('#node-config-input-retain').check();
+    await expectTranslated('#node-config-dialog-edit-form', 'rule-integration');
+    await expectHelp('rule-integration');
+    await shot('rule-integration');
+
+    // Uplink converter tab: the decoder, and its test.
+    await tab((intTexts.tabs as Record<string, string>).uplink).click();
+    await page.locator('#rule-int-decoder-editor').waitFor({ state: 'visible' });
+    const decoder = await code('rule-int-decoder-editor');
+    assert.match(decoder, /decodeToJson\(payload\)/, 'the tutorial decoder by default');
+    const newDecoder = decoder.replace('telemetryObj.values.temperature', 'telemetryObj.values.celsius');
+    await code('rule-int-decoder-editor', newDecoder);
+    await typeCode('rule-int-decoder-editor', '\n// decoder edited');
+    const decoderTyped = await code('rule-int-decoder-editor');
+    await page.locator('#rule-int-dec-toggle').click();
+    await page.locator('#rule-int-dec-run').click();
+    const decOut = page.locator('#rule-int-dec-output');
+    await waitFor(async () => /celsius/.test((await decOut.textContent()) ?? ''), 15000, 'the decoder test output');
+    const decText = (await decOut.textContent()) ?? '';
+    assert.match(decText, /"integrationName": "thermostats"/, decText);
+    assert.match(decText, /"deviceName": "Thermostat-A"/);
+    await shot('rule-integration-uplink-converter');
+
+    // Downlink converter tab: the encoder, and its test with the Settings tab's topic.
+    await tab((intTexts.tabs as Record<string, string>).downlink).click();
+    await page.locator('#rule-int-encoder-editor').waitFor({ state: 'visible' });
+    const encoder = await code('rule-int-encoder-editor');
+    assert.match(encoder, /contentType: "JSON"/, 'the tutorial encoder by default');
+    await typeCode('rule-int-encoder-editor', '\n// encoder edited');
+    const encoderTyped = await code('rule-int-encoder-editor');
+    await page.locator('#rule-int-enc-toggle').click();
+    await page.locator('#rule-int-enc-run').click();
+    const encOut = page.locator('#rule-int-enc-output');
+    await waitFor(async () => /"mqtt"/.test((await encOut.textContent()) ?? ''), 15000, 'the encoder test output');
+    const encText = (await encOut.textContent()) ?? '';
+    assert.match(encText, /"topic": "devices\/Thermostat-A\/settings"/, encText);
+    assert.match(encText, /"qos": 2/);
+    assert.match(encText, /"retain": true/);
+    await shot('rule-integration-downlink-converter');
+    await configDone();
+
+    const intId = (await idsOf('rule-integration'))[0];
+    assert.ok(intId, 'the integration config node exists');
+    ids['rule-integration'] = intId;
+    assert.equal(await value('#node-input-integration'), intId);
+    await expectTranslated('#dialog-form', 'rule-integration-uplink');
+    await expectHelp('rule-integration-uplink');
+    await shot('rule-integration-uplink');
+    await done();
+    await expectMarked(id, false, 'with an integration');
+    const expectedIntegration = {
+      valid: true,
+      name: 'thermostats',
+      decoder: decoderTyped,
+      encoder: encoderTyped,
+      metadata: [{ key: 'site', value: 'lab' }],
+      deviceStore: ids['rule-device-store'],
+      allowCreateDevices: false,
+      topicPattern: 'devices/${deviceName}/settings',
+      qos: '2',
+      retain: true,
+      maxPayloadBytes: '4096',
+      timeout: '800',
+      broker: '',
+    };
+    assert.deepEqual(await props(intId), expectedIntegration);
+    assert.deepEqual(await props(id), { valid: true, name: 'thermostat uplink', integration: intId });
+
+    // Opened again, through the node: everything kept.
+    await openNode(id);
+    assert.equal(await value('#node-input-name'), 'thermostat uplink');
+    await page.locator('#node-input-btn-integration-edit').click();
+    await waitConfigDialog();
+    assert.equal(await value('#node-config-input-name'), 'thermostats');
+    assert.equal(await value('#node-config-input-deviceStore'), ids['rule-device-store']);
+    assert.equal(await checked('#node-config-input-allowCreateDevices'), false);
+    assert.equal(await value('#node-config-input-timeout'), '800');
+    assert.equal(await value('#node-config-input-maxPayloadBytes'), '4096');
+    assert.equal(await value('#node-config-input-topicPattern'), 'devices/${deviceName}/settings');
+    assert.equal(await value('#node-config-input-qos'), '2');
+    assert.equal(await checked('#node-config-input-retain'), true);
+    assert.equal(await value('#rule-int-metadata-list .rule-int-md-key'), 'site');
+    assert.equal(await value('#rule-int-metadata-list .rule-int-md-value'), 'lab');
+    assert.equal(await code('rule-int-decoder-editor'), decoderTyped);
+    assert.equal(await code('rule-int-encoder-editor'), encoderTyped);
+    // Two metadata rows with the same key: the integration is invalid.
+    await page.locator('#rule-int-tab-settings .red-ui-editableList-addButton').click();
+    await page.locator('#rule-int-metadata-list .rule-int-md-key').last().fill('site');
+    await configDone();
+    assert.equal((await props(intId)).valid, false, 'duplicate metadata keys');
+    await done();
+    await expectMarked(id, true, 'its integration is invalid');
+    await openNode(id);
+    await page.locator('#node-input-btn-integration-edit').click();
+    await waitConfigDialog();
+    await page.locator('#rule-int-metadata-list .red-ui-editableList-item-remove').last().click();
+    await configDone();
+    assert.deepEqual(await props(intId), expectedIntegration);
+    await done();
+    await expectMarked(id, false, 'its integration is valid again');
+  });
+
+  it('rule-integration-downlink', async () => {
+    const t = 'rule-integration-downlink';
+    const id = await addFromPalette(t);
+    await openNode(id);
+    await type('#node-input-name', 'thermostat downlink');
+    await page.locator('#node-input-integration').selectOption(ids['rule-integration']);
+    await expectInputError('#node-input-integration', false);
+    await expectTranslated('#dialog-form', t);
+    await expectHelp(t);
+    await shot(t);
+    await done();
+    await expectMarked(id, false, t);
+    await openNode(id);
+    assert.equal(await value('#node-input-name'), 'thermostat downlink');
+    assert.equal(await value('#node-input-integration'), ids['rule-integration']);
+    await page.locator('#node-input-integration').selectOption('_ADD_');
+    await expectInputError('#node-input-integration', true);
+    await done();
+    await expectMarked(id, true, 'without an integration');
+    await openNode(id);
+    await page.locator('#node-input-integration').selectOption(ids['rule-integration']);
+    await done();
+    await expectMarked(id, false, t);
+    assert.deepEqual(await props(id), {
+      valid: true,
+      name: 'thermostat downlink',
+      integration: ids['rule-integration'],
+    });
+  });
+
+  it('rule-rpc-request', async () => {
+    const t = 'rule-rpc-request';
+    const id = await addFromPalette(t);
+    await openNode(id);
+    await type('#node-input-name', 'set-point');
+    await page.locator('#node-input-deviceStore').selectOption(ids['rule-device-store']);
+    await type('#node-input-device', 'Thermostat-A');
+    await type('#node-input-method', '');
+    await expectInputError('#node-input-method', true);
+    await type('#node-input-method', 'setTemperature');
+    await expectInputError('#node-input-method', false);
+    await type('#node-input-getValueMethod', '');
+    assert.equal(await page.locator('#rule-rpc-valuekey-row').isVisible(), false, 'no value key without a get method');
+    await type('#node-input-getValueMethod', 'getTemperature');
+    assert.equal(await page.locator('#rule-rpc-valuekey-row').isVisible(), true);
+    await type('#node-input-valueKey', 'celsius');
+    await type('#node-input-timeout', '0');
+    await expectInputError('#node-input-timeout', true);
+    const hints = setOf(t).en.hint as Record<string, string>;
+    assert.equal(await checked('#node-input-oneway'), false, 'two-way by default');
+    assert.equal(squash(await page.locator('#rule-rpc-oneway-hint').textContent()), hints.twoway);
+    await page.locator('#node-input-oneway').check();
+    assert.equal(squash(await page.locator('#rule-rpc-oneway-hint').textContent()), hints.oneway);
+    await expectTranslated('#dialog-form', t);
+    await expectHelp(t);
+    await shot(t);
+    await done();
+    await expectMarked(id, true, 'a time limit of 0');
+
+    await openNode(id);
+    await expectInputError('#node-input-timeout', true);
+    assert.equal(await value('#node-input-name'), 'set-point');
+    assert.equal(await value('#node-input-deviceStore'), ids['rule-device-store']);
+    assert.equal(await value('#node-input-device'), 'Thermostat-A');
+    assert.equal(await value('#node-input-method'), 'setTemperature');
+    assert.equal(await value('#node-input-getValueMethod'), 'getTemperature');
+    assert.equal(await value('#node-input-valueKey'), 'celsius');
+    assert.equal(await checked('#node-input-oneway'), true);
+    assert.equal(squash(await page.locator('#rule-rpc-oneway-hint').textContent()), hints.oneway);
+    await type('#node-input-timeout', '1500');
+    await expectInputError('#node-input-timeout', false);
+    await done();
+    await expectMarked(id, false, t);
+    assert.deepEqual(await props(id), {
+      valid: true,
+      name: 'set-point',
+      deviceStore: ids['rule-device-store'],
+      device: 'Thermostat-A',
+      method: 'setTemperature',
+      getValueMethod: 'getTemperature',
+      valueKey: 'celsius',
+      timeout: '1500',
+      oneway: true,
+    });
+    await deviceStoreRoundTrip(id, t);
+  });
+
+  it('has edited every node type of the package', () => {
+    assert.deepEqual(
+      TYPES.filter((t) => !ids[t]),
+      [],
+    );
+  });
+
+  it('deploys what was entered: the runtime gets every value, and starts every node without an error', async () => {
+    await page.locator('#red-ui-header-button-deploy').click();
+    await waitFor(
+      async () =>
+        (await page.locator('#red-ui-header-button-deploy').getAttribute('class'))?.includes('disabled') === true,
+      20000,
+      'the deploy to finish',
+    );
+    const res = await fetch(red.url('/flows'));
+    const flows = (await res.json()) as Array<Record<string, unknown>>;
+    for (const [t, id] of Object.entries(ids)) {
+      const stored = flows.find((n) => n.id === id);
+      assert.ok(stored, `${t} deployed`);
+      const edited = await props(id);
+      for (const [k, v] of Object.entries(edited)) {
+        if (k !== 'valid') assert.deepEqual(stored[k], v, `${t}.${k} deployed as edited`);
+      }
+    }
+    await waitFor(() => /Started flows/.test(red.output), 20000, 'flows to start');
+    await new Promise((r) => setTimeout(r, 1000));
+    const errors = red.output.split('\n').filter((l) => /\[(error|warn)\]/.test(l));
+    assert.deepEqual(errors, [], 'Node-RED log');
+  });
+
+  it('logged no error in the browser console', () => {
+    assert.deepEqual(consoleErrors, []);
+  });
+});
