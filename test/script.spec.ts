@@ -180,6 +180,40 @@ describe('script node', () => {
     });
   });
 
+  it('no way of keeping state on the global object reaches the next message', async () => {
+    const attempts = [
+      'counter = 1',
+      'globalThis.counter = 1',
+      'Object.defineProperty(globalThis, "counter", {value: 1})',
+      'Reflect.defineProperty(globalThis, "counter", {value: 1})',
+      'Object.setPrototypeOf(globalThis, {counter: 1})',
+      'globalThis.__defineGetter__("counter", function () { return 1; })',
+      'Array.prototype.counter = 1',
+      'JSON.counter = 1',
+    ];
+    await helper.load(
+      scriptNode,
+      flow(
+        'var seen = typeof counter !== "undefined" || [].counter === 1 || JSON.counter === 1; ' +
+          'try { eval(msg.attempt); } catch (e) {} ' +
+          'try { (0, Function)(msg.attempt)(); } catch (e) {} ' +
+          'var attempts = ' +
+          JSON.stringify(attempts) +
+          '; try { [' +
+          attempts.map((a) => `function () { ${a}; }`).join(', ') +
+          '][msg.i](); } catch (e) {} ' +
+          'return {msg: {seen: seen}};',
+      ),
+    );
+    for (let i = 0; i < attempts.length; i++) {
+      const first = await sendAndWait('sn', input({ payload: { i } }), ['ok', 'fail']);
+      const second = await sendAndWait('sn', input({ payload: { i: -1 } }), ['ok', 'fail']);
+      assert.equal(second.port, 'ok', `${attempts[i]}: ${JSON.stringify(second.msg.error)}`);
+      assert.deepEqual(second.msg.payload, { seen: false }, `${attempts[i]} reached the next message`);
+      assert.ok(first.port === 'ok' || first.port === 'fail');
+    }
+  });
+
   describe('time limits (RELIABILITY 3, 4)', () => {
     for (const [label, script] of [
       ['while(true){}', 'while (true) {}'],

@@ -237,7 +237,6 @@ const PRELUDE = `(function () {
   // an error, which makes the host throw this sandbox away and build a fresh one.
   const ownKeys = Reflect.ownKeys, freeze = Object.freeze, isFrozen = Object.isFrozen;
   const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
-  let baseline;
   const harden = () => {
     const seen = new Set();
     const todo = [G];
@@ -256,21 +255,45 @@ const PRELUDE = `(function () {
       }
       if (o !== G && !isFrozen(o)) freeze(o);
     }
+    // Existing globals become read-only and non-enumerable, so that after a call, enumerating the global
+    // object finds exactly the globals the call added (a plain assignment creates an enumerable property; the
+    // ways to create a non-enumerable one are closed below). Much cheaper per call than listing every key.
     for (const k of ownKeys(G)) {
       const d = getOwnPropertyDescriptor(G, k);
       if (d && d.configurable) {
         if ('value' in d) d.writable = false;
         d.configurable = false;
+        d.enumerable = false;
         defineProperty(G, k, d);
       }
     }
-    baseline = new Set(ownKeys(G));
+    // Global function declarations of the helpers cannot be reconfigured: remembered instead.
+    for (const k in G) fixedGlobals.add(k);
   };
+  const fixedGlobals = new Set();
+  // Defining a property on the global object directly could make it non-enumerable and non-configurable:
+  // refused, before the built-ins are frozen.
+  const guardDefine = (holder, name) => {
+    const original = holder[name];
+    defineProperty(holder, name, {
+      value: function (target) {
+        if (target === G) throw new TypeError('scripts cannot define properties on the global object');
+        return apply(original, this, arguments);
+      },
+      writable: false,
+      enumerable: false,
+      configurable: false,
+    });
+  };
+  guardDefine(Object, 'defineProperty');
+  guardDefine(Object, 'defineProperties');
+  guardDefine(Reflect, 'defineProperty');
+  const globalProto = getPrototypeOf(G);
   const clean = () => {
-    const keys = ownKeys(G);
-    if (keys.length === baseline.size) return;
-    for (const k of keys) {
-      if (!baseline.has(k) && !delete G[k]) throw new ErrorCtor('the script left a global that cannot be removed');
+    if (getPrototypeOf(G) !== globalProto) throw new ErrorCtor('the script changed the prototype of the global object');
+    for (const k in G) {
+      if (fixedGlobals.has(k)) continue;
+      if (!delete G[k]) throw new ErrorCtor('the script left a global that cannot be removed');
     }
   };
 
