@@ -25,7 +25,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { type BenchBroker, startBenchBroker } from './lib/broker';
-import { buildFlow, DEVICE, loadFixtures, type Qos, SETUP_LABELS, SETUPS, STORE_ID, type Setup } from './lib/flows';
+import { buildFlow, DEVICE, loadFixtures, type Qos, SETUP_LABELS, SETUPS, type Setup, STORE_ID } from './lib/flows';
 import { type LatencyResult, MqttLoad, sleep, type ThroughputResult } from './lib/mqtt-load';
 import { type NodeRedProcess, startNodeRedProcess } from './lib/node-red-process';
 import { printProfile, summariseProfile } from './lib/profile';
@@ -193,7 +193,11 @@ async function sideBySide() {
   // ------------------------------------------------------------------------------------------- figures
   const tp = (s: Setup, q: Qos): Spread => spread(tput[k(s, q)].map((t) => t.msgs_per_s));
   const lost = (s: Setup, q: Qos) => tput[k(s, q)].reduce((a, t) => a + t.lost, 0);
-  const latS = (s: Setup, q: Qos, f: 'p50_ms' | 'p99_ms' | 'max_ms') => spread(lat[k(s, q)].map((l) => l[f]), 3);
+  const latS = (s: Setup, q: Qos, f: 'p50_ms' | 'p99_ms' | 'max_ms') =>
+    spread(
+      lat[k(s, q)].map((l) => l[f]),
+      3,
+    );
   const latLost = (s: Setup, q: Qos) => lat[k(s, q)].reduce((a, l) => a + l.lost, 0);
   /** Per-round ratio ours / other, so that the spread reflects rounds run close together. */
   const roundRatios = (other: Setup, q: Qos) =>
@@ -272,13 +276,22 @@ async function sideBySide() {
       Object.fromEntries(
         QOS.map((q) => [
           `qos${q}`,
-          { p50_ms: latS(s, q, 'p50_ms'), p99_ms: latS(s, q, 'p99_ms'), max_ms: latS(s, q, 'max_ms'), lost: latLost(s, q) },
+          {
+            p50_ms: latS(s, q, 'p50_ms'),
+            p99_ms: latS(s, q, 'p99_ms'),
+            max_ms: latS(s, q, 'max_ms'),
+            lost: latLost(s, q),
+          },
         ]),
       ),
     ]),
   );
   const goals = {
-    ratio_vs_core_timed: { goal: '>= 5', value: out.ratio_vs_core_timed, met: (out.ratio_vs_core_timed as number) >= 5 },
+    ratio_vs_core_timed: {
+      goal: '>= 5',
+      value: out.ratio_vs_core_timed,
+      met: (out.ratio_vs_core_timed as number) >= 5,
+    },
     ratio_vs_core: { goal: '>= 1.0', value: out.ratio_vs_core, met: (out.ratio_vs_core as number) >= 1 },
     ratio_vs_passthrough: {
       goal: '>= 0.5',

@@ -170,6 +170,8 @@ export function writeSettings(userDir: string, flows: unknown[] = []): void {
   uiHost: '127.0.0.1',
   credentialSecret: false,
   telemetry: { enabled: false },
+  // No welcome tour: it would cover the workspace, and dismissing it early throws in Node-RED's tour code.
+  editorTheme: { tours: false },
   logging: { console: { level: 'info' } },
 };
 `,

@@ -353,7 +353,14 @@ export function buildFlow(o: FlowOptions): N[] {
         case 'uplink':
           flow.push(
             mqttIn(`${p}in`, s, q, 'buffer', [`${p}up`]),
-            { id: `${p}up`, type: 'rule-integration-uplink', z: 'tab', integration: integ, ...at(300), wires: [[`${p}switch`], []] },
+            {
+              id: `${p}up`,
+              type: 'rule-integration-uplink',
+              z: 'tab',
+              integration: integ,
+              ...at(300),
+              wires: [[`${p}switch`], []],
+            },
             {
               id: `${p}switch`,
               type: 'rule-msg-type-switch',
@@ -370,7 +377,14 @@ export function buildFlow(o: FlowOptions): N[] {
               ...at(700),
               wires: [[], []],
             },
-            { id: `${p}ts`, type: 'rule-save-timeseries', z: 'tab', deviceStore: STORE_ID, ...at(700), wires: [[`${p}out`], []] },
+            {
+              id: `${p}ts`,
+              type: 'rule-save-timeseries',
+              z: 'tab',
+              deviceStore: STORE_ID,
+              ...at(700),
+              wires: [[`${p}out`], []],
+            },
             mqttOut(`${p}out`, outTopic(s, q), String(q), 900),
           );
           break;

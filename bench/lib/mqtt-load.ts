@@ -13,7 +13,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
-import { inTopic, payloadFor, type Qos, SUBSCRIPTIONS, type Setup, seqOf } from './flows';
+import { inTopic, payloadFor, type Qos, type Setup, SUBSCRIPTIONS, seqOf } from './flows';
 import { percentile } from './stats';
 
 const STALL_MS = 2000;

@@ -80,7 +80,8 @@ export function summariseProfile(file: string, top = 40): ProfileSummary {
     selfUs.set(p.samples[i], (selfUs.get(p.samples[i]) ?? 0) + Math.max(0, dt));
   }
   const total = [...selfUs.values()].reduce((a, b) => a + b, 0) || 1;
-  const key = (cf: CallFrame) => `${shortUrl(cf.url) || '(native)'}:${cf.functionName || '(anonymous)'}:${cf.lineNumber + 1}`;
+  const key = (cf: CallFrame) =>
+    `${shortUrl(cf.url) || '(native)'}:${cf.functionName || '(anonymous)'}:${cf.lineNumber + 1}`;
 
   const selfBy = new Map<string, number>();
   const areaBy = new Map<string, number>();

@@ -57,10 +57,12 @@ export function barChartSvg(title: string, subtitle: string, rows: ChartRow[]): 
     out.push(
       `<text x="${left - 10}" y="${y0 + barH + 4}" text-anchor="end" ${r.highlight ? 'font-weight="bold"' : ''}>${esc(r.label)}</text>`,
     );
-    ([
-      ['q0', r.qos0, y0],
-      ['q1', r.qos1, y0 + barH + 2],
-    ] as const).forEach(([k, s, y]) => {
+    (
+      [
+        ['q0', r.qos0, y0],
+        ['q1', r.qos1, y0 + barH + 2],
+      ] as const
+    ).forEach(([k, s, y]) => {
       const c = colors[k];
       out.push(`<rect x="${left}" y="${y}" width="${Math.max(1, x(s.median) - left)}" height="${barH}" fill="${c}"/>`);
       if (Number.isFinite(s.min) && Number.isFinite(s.max)) {
