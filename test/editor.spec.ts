@@ -212,8 +212,17 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
 
   /** Opens a node's edit dialog with a double click. */
   async function openNode(id: string): Promise<void> {
-    await nodeOnChart(id).locator('rect.red-ui-flow-node').dblclick();
-    await page.locator('#node-dialog-ok').waitFor({ state: 'visible' });
+    // A double-click that lands while the previous tray is still closing is ignored by the editor: as a
+    // user would, double-click again.
+    for (let attempt = 1; ; attempt++) {
+      await nodeOnChart(id).locator('rect.red-ui-flow-node').dblclick();
+      try {
+        await page.locator('#node-dialog-ok').waitFor({ state: 'visible', timeout: 5000 });
+        break;
+      } catch (err) {
+        if (attempt === 3) throw err;
+      }
+    }
     await page.locator('#dialog-form').waitFor({ state: 'visible' });
     await page.waitForTimeout(300); // the tray's slide-in
   }

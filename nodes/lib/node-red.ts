@@ -19,11 +19,55 @@ export interface DeviceStoreNode extends Node {
 
 const MAX_STATUS_TEXT = 64;
 
+/** Shortest time between two status updates made with StatusTracker.soon (a knob turned fast, say). */
+export const STATUS_INTERVAL_MS = 250;
+
 export class StatusTracker {
   private last = '';
+  private lastAt = 0;
+  private pending: (() => NodeStatus) | undefined;
+  private timer: NodeJS.Timeout | undefined;
   constructor(private readonly node: Node) {}
 
   set(status: NodeStatus): void {
+    this.cancel();
+    this.show(status);
+  }
+
+  /**
+   * A status that changes with every message (the value just sent): shown at most every STATUS_INTERVAL_MS,
+   * the latest one last. `make` runs only when the status is shown, so a burst pays for one text, not one
+   * per message. Call cancel() on close.
+   */
+  soon(make: () => NodeStatus): void {
+    this.pending = make;
+    if (this.timer) return;
+    const wait = this.lastAt + STATUS_INTERVAL_MS - Date.now();
+    if (wait <= 0) {
+      this.flush();
+      return;
+    }
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush();
+    }, wait);
+  }
+
+  /** Drops a status waiting in soon(). */
+  cancel(): void {
+    this.pending = undefined;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private flush(): void {
+    const make = this.pending;
+    this.pending = undefined;
+    if (make) this.show(make());
+  }
+
+  private show(status: NodeStatus): void {
+    this.lastAt = Date.now();
     const text = typeof status.text === 'string' ? truncate(status.text) : status.text;
     const key = `${status.fill}|${status.shape}|${text}`;
     if (key === this.last) return;
@@ -40,6 +84,7 @@ export class StatusTracker {
     this.set({ fill: 'yellow', shape: 'ring', text });
   }
   clear(): void {
+    this.cancel();
     this.last = '';
     this.node.status({});
   }

@@ -3,11 +3,11 @@
  * `function (msg, metadata, msgType) { ... }`) with JSON in and JSON out, isolated from the host.
  *
  * Engine: QuickJS compiled to WebAssembly (quickjs-emscripten, synchronous release build). Chosen by
- * measurement (bench/script-runtime.bench.ts, 2-core machine, ~150-byte message, µs per call, median):
- * QuickJS with time and memory limits ~24; node:vm with its `timeout` option ~94 (it starts a watchdog thread
- * on every call) and it is not an isolation boundary; node:vm inside a worker_thread, called synchronously
- * through Atomics.wait, ~34 (two thread hand-offs per call, and much worse when the machine is loaded);
- * node:vm with no time limit at all ~8.5. QuickJS is a separate heap and interpreter: nothing of the host
+ * measurement (bench/script-runtime.bench.ts, 2-core machine, ~150-byte message, µs per call, median on a
+ * quiet machine; bench/README.md has the last run): QuickJS with time and memory limits ~16; node:vm with its
+ * `timeout` option ~74 (it starts a watchdog thread on every call) and it is not an isolation boundary;
+ * node:vm inside a worker_thread, called synchronously through Atomics.wait, ~34-69 (two thread hand-offs per
+ * call, and much worse when the machine is loaded); node:vm with no time limit at all ~5. QuickJS is a separate heap and interpreter: nothing of the host
  * exists inside it, and a call can be stopped, synchronously, without stopping a thread. Most of its cost is
  * JSON.parse/JSON.stringify inside QuickJS (about 6 + 10 µs for this message).
  *

@@ -125,12 +125,14 @@ export = (RED: NodeAPI) => {
             timers.delete(timer);
             waiting.delete(requestUUID);
             if (outcome.status === 'ok') {
-              status.ok(
-                t(RED, 'rpc-request.status.sent', '__method__: __value__ sent', {
+              status.soon(() => ({
+                fill: 'green',
+                shape: 'dot',
+                text: t(RED, 'rpc-request.status.sent', '__method__: __value__ sent', {
                   method: callMethod,
                   value: String(JSON.stringify(msg.payload)),
                 }),
-              );
+              }));
             } else {
               status.error(
                 t(RED, 'rpc-request.status.failed', '__method__: __error__', {
@@ -153,6 +155,7 @@ export = (RED: NodeAPI) => {
       timers.clear();
       for (const id of waiting) pendingRpcs.forget(id);
       waiting.clear();
+      status.cancel();
       closed();
     });
   }
