@@ -85,6 +85,9 @@ export const DEFAULT_STORE_LIMITS: StoreLimits = { callTimeoutMs: 5000, maxPendi
 
 export class DeviceStore {
   private pending = 0;
+  /** Calls in flight, oldest first. */
+  private readonly inFlight = new Set<InFlight>();
+  private watchdog: NodeJS.Timeout | undefined;
   readonly limits: StoreLimits;
 
   constructor(
@@ -174,31 +177,82 @@ export class DeviceStore {
   }
 
   /** Every store call goes through here: a time limit and a cap on calls in flight. */
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one store call under the per-call time limit and the cap on outstanding calls. One watchdog timer
+   * serves every call in flight (they all have the same limit, so they expire in the order they started),
+   * instead of a timer and a Promise.race per call: a message makes two or three store calls.
+   */
+  private call<T>(fn: () => Promise<T>): Promise<T> {
     if (this.pending >= this.limits.maxPending) {
-      throw new StoreError(
-        `device store busy: ${this.pending} calls pending (limit ${this.limits.maxPending})`,
-        'busy',
+      return Promise.reject(
+        new StoreError(`device store busy: ${this.pending} calls pending (limit ${this.limits.maxPending})`, 'busy'),
       );
     }
-    this.pending++;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new StoreError(`device store did not answer within ${this.limits.callTimeoutMs} ms`, 'timeout')),
-          this.limits.callTimeoutMs,
-        );
-      });
-      return await Promise.race([fn(), timeout]);
-    } catch (err) {
-      if (err instanceof StoreError) throw err;
-      throw new StoreError(`device store error: ${(err as Error)?.message ?? String(err)}`, 'backend');
-    } finally {
-      clearTimeout(timer);
-      this.pending--;
-    }
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const settle = (): boolean => {
+        if (settled) return false;
+        settled = true;
+        this.inFlight.delete(entry);
+        this.pending--;
+        return true;
+      };
+      const entry: InFlight = {
+        deadline: Date.now() + this.limits.callTimeoutMs,
+        expire: () => {
+          if (settle()) {
+            reject(new StoreError(`device store did not answer within ${this.limits.callTimeoutMs} ms`, 'timeout'));
+          }
+        },
+      };
+      this.pending++;
+      this.inFlight.add(entry);
+      this.armWatchdog();
+      let p: Promise<T>;
+      try {
+        p = fn();
+      } catch (err) {
+        p = Promise.reject(err);
+      }
+      p.then(
+        (v) => {
+          if (settle()) resolve(v);
+        },
+        (err) => {
+          if (!settle()) return;
+          reject(
+            err instanceof StoreError
+              ? err
+              : new StoreError(`device store error: ${(err as Error)?.message ?? String(err)}`, 'backend'),
+          );
+        },
+      );
+    });
   }
+
+  private armWatchdog(): void {
+    if (this.watchdog) return;
+    // Checked a few times per time limit: a call expires between 1 and 1.25 limits after it started.
+    const every = Math.min(1000, Math.max(5, Math.floor(this.limits.callTimeoutMs / 4)));
+    this.watchdog = setInterval(() => {
+      const now = Date.now();
+      for (const e of this.inFlight) {
+        if (e.deadline > now) break; // later ones started later
+        e.expire();
+      }
+      if (this.inFlight.size === 0 && this.watchdog) {
+        clearInterval(this.watchdog);
+        this.watchdog = undefined;
+      }
+    }, every);
+    // A call that never answers must not keep Node-RED from exiting.
+    this.watchdog.unref();
+  }
+}
+
+interface InFlight {
+  deadline: number;
+  expire(): void;
 }
 
 function checkName(name: string): void {
