@@ -176,11 +176,10 @@ export class DeviceStore {
     return out;
   }
 
-  /** Every store call goes through here: a time limit and a cap on calls in flight. */
   /**
-   * Runs one store call under the per-call time limit and the cap on outstanding calls. One watchdog timer
-   * serves every call in flight (they all have the same limit, so they expire in the order they started),
-   * instead of a timer and a Promise.race per call: a message makes two or three store calls.
+   * Every store call goes through here: a per-call time limit and a cap on calls in flight. One watchdog
+   * timer serves every call in flight (they all have the same limit, so they expire in the order they
+   * started), instead of a timer and a Promise.race per call: a message makes two or three store calls.
    */
   private call<T>(fn: () => Promise<T>): Promise<T> {
     if (this.pending >= this.limits.maxPending) {

@@ -7,9 +7,9 @@
  * quiet machine; bench/README.md has the last run): QuickJS with time and memory limits ~16; node:vm with its
  * `timeout` option ~74 (it starts a watchdog thread on every call) and it is not an isolation boundary;
  * node:vm inside a worker_thread, called synchronously through Atomics.wait, ~34-69 (two thread hand-offs per
- * call, and much worse when the machine is loaded); node:vm with no time limit at all ~5. QuickJS is a separate heap and interpreter: nothing of the host
- * exists inside it, and a call can be stopped, synchronously, without stopping a thread. Most of its cost is
- * JSON.parse/JSON.stringify inside QuickJS (about 6 + 10 µs for this message).
+ * call, and much worse when the machine is loaded); node:vm with no time limit at all ~5. QuickJS is a
+ * separate heap and interpreter: nothing of the host exists inside it, and a call can be stopped,
+ * synchronously, without stopping a thread. Most of its cost is JSON.parse/JSON.stringify inside QuickJS.
  *
  * Design:
  *  - one QuickJS runtime + context per compiled script, created once and reused for every call;
