@@ -834,14 +834,21 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
   it('deploys what was entered: the runtime gets every value, and starts every node without an error', async () => {
     const logStart = red.output.length;
     await page.locator('#red-ui-header-button-deploy').click();
+    // The editor marks the button disabled when the deploy starts, not when the runtime has the flows: wait
+    // for the runtime's answer too.
+    let flows: Array<Record<string, unknown>> = [];
     await waitFor(
-      async () =>
-        (await page.locator('#red-ui-header-button-deploy').getAttribute('class'))?.includes('disabled') === true,
+      async () => {
+        const cls = (await page.locator('#red-ui-header-button-deploy').getAttribute('class')) ?? '';
+        if (!cls.includes('disabled') || (await page.locator('.red-ui-deploy-button-spinner').isVisible())) {
+          return false;
+        }
+        flows = (await (await fetch(red.url('/flows'))).json()) as Array<Record<string, unknown>>;
+        return Object.values(ids).every((id) => flows.some((n) => n.id === id));
+      },
       20000,
-      'the deploy to finish',
+      'the deploy to finish with every node in the runtime',
     );
-    const res = await fetch(red.url('/flows'));
-    const flows = (await res.json()) as Array<Record<string, unknown>>;
     for (const [t, id] of Object.entries(ids)) {
       const stored = flows.find((n) => n.id === id);
       assert.ok(stored, `${t} deployed`);
