@@ -231,8 +231,9 @@ export class DeviceStore {
 
   private armWatchdog(): void {
     if (this.watchdog) return;
-    // Checked a few times per time limit: a call expires between 1 and 1.25 limits after it started.
-    const every = Math.min(1000, Math.max(5, Math.floor(this.limits.callTimeoutMs / 4)));
+    // Checked ten times per time limit (at least every 250 ms): a call expires at most a tenth of the limit,
+    // and never more than 250 ms, after it is due. The timer runs only while calls are in flight.
+    const every = Math.min(250, Math.max(5, Math.floor(this.limits.callTimeoutMs / 10)));
     this.watchdog = setInterval(() => {
       const now = Date.now();
       for (const e of this.inFlight) {
