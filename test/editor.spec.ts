@@ -140,7 +140,9 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
 
   after(async () => {
     if (ignored.length > 0)
-      console.log(`      ignored console errors (network while offline; Monaco's disposed-model highlight):\n        ${ignored.join('\n        ')}`);
+      console.log(
+        `      ignored console errors (network while offline; Monaco's disposed-model highlight):\n        ${ignored.join('\n        ')}`,
+      );
     if (warnings.length > 0) console.log(`      console warnings:\n        ${warnings.join('\n        ')}`);
     await browser?.close();
     await red?.stop();
