@@ -50,6 +50,13 @@ export = (RED: NodeAPI) => {
       }
       const rmsg = msg as unknown as { payload?: unknown; metadata: Metadata; msgType: string };
       cfg.integration.downlink(rmsg).then(({ out, failures }) => {
+        // Again after the encoder: the broker may have gone while it ran (in the script thread), and the core
+        // `mqtt out` node would drop the publish without a word.
+        const downNow = out.length > 0 ? brokerDown(RED, cfg) : undefined;
+        if (downNow) {
+          fail(new MessageError(`${downNow}: downlink not sent`, 'broker-disconnected'));
+          return;
+        }
         if (failures.length > 0 && out.length === 0) {
           fail(
             failures.length === 1

@@ -8,6 +8,7 @@ import { parseEncoderResult, toMqtt } from '../lib/downlink';
 import { DEFAULT_MAX_PAYLOAD, Integration, metadataFrom } from '../lib/integration';
 import { dropProtoKeys, normaliseMetadata } from '../lib/message';
 import { adminPermission, numberSetting } from '../lib/node-red';
+import type { ThreadedScript } from '../lib/script-thread';
 
 interface IntegrationNode extends Node {
   integration: Integration;
@@ -72,7 +73,7 @@ export = (RED: NodeAPI) => {
     ...adminPermission(RED, 'rule-integration.write'),
     (req, res) => {
       const b = (req.body ?? {}) as Record<string, unknown>;
-      let script: { invoke(a: unknown[]): unknown; dispose(): void } | undefined;
+      let script: ThreadedScript | undefined;
       (async () => {
         const bytes = testPayloadBytes(b.payload, b.payloadFormat);
         const timeoutMs = Math.min(numberSetting(b.timeout, 500, 1), 10_000);
@@ -82,7 +83,7 @@ export = (RED: NodeAPI) => {
           ...normaliseMetadata(b.metadata ?? {}),
           integrationName: String(b.integrationName || 'integration'),
         };
-        const output = script.invoke([bytesArgument(bytes), md]);
+        const output = await script.invoke([bytesArgument(bytes), md]);
         dropProtoKeys(output);
         return { ok: true, output };
       })()
@@ -99,11 +100,11 @@ export = (RED: NodeAPI) => {
     ...adminPermission(RED, 'rule-integration.write'),
     (req, res) => {
       const b = (req.body ?? {}) as Record<string, unknown>;
-      let script: { invoke(a: unknown[]): unknown; dispose(): void } | undefined;
+      let script: ThreadedScript | undefined;
       (async () => {
         const timeoutMs = Math.min(numberSetting(b.timeout, 500, 1), 10_000);
         script = await compileEncoder(String(b.encoder ?? ''), { timeoutMs });
-        const result = script.invoke([
+        const result = await script.invoke([
           b.msg,
           normaliseMetadata(b.metadata ?? {}),
           typeof b.msgType === 'string' ? b.msgType : '',

@@ -2,7 +2,8 @@
  * The integration's two converters on the shared script runtime: the uplink decoder
  * `decoder(payload, metadata)` and the downlink encoder `encoder(msg, metadata, msgType, integrationMetadata)`.
  */
-import { type CompiledScript, compileScript, type ScriptLimits } from './script-runtime';
+import type { ScriptLimits } from './script-runtime';
+import { compileThreadedScript, type ThreadedScript } from './script-thread';
 
 /**
  * ThingsBoard's helpers for decoders. decodeToString reads the bytes as UTF-8 (invalid sequences become U+FFFD),
@@ -39,10 +40,10 @@ export function compileDecoder(
   body: string,
   limits: Partial<ScriptLimits>,
   maxPayloadBytes: number,
-): Promise<CompiledScript> {
+): Promise<ThreadedScript> {
   // The bytes reach the sandbox as a JSON array of numbers: up to 4 characters a byte.
   const maxInputChars = Math.max(limits.maxInputChars ?? 100_000, maxPayloadBytes * 4 + 10_000);
-  return compileScript({
+  return compileThreadedScript({
     params: DECODER_PARAMS,
     body,
     helpers: DECODER_HELPERS,
@@ -50,8 +51,8 @@ export function compileDecoder(
   });
 }
 
-export function compileEncoder(body: string, limits: Partial<ScriptLimits>): Promise<CompiledScript> {
-  return compileScript({ params: ENCODER_PARAMS, body, limits });
+export function compileEncoder(body: string, limits: Partial<ScriptLimits>): Promise<ThreadedScript> {
+  return compileThreadedScript({ params: ENCODER_PARAMS, body, limits });
 }
 
 /** A payload as `mqtt in` gives it (Buffer, string, or already parsed) as the bytes the device sent. */

@@ -8,8 +8,7 @@ import type { DeviceStore } from './device-store';
 import { type DownlinkOptions, type MqttOut, parseEncoderResult, toMqtt } from './downlink';
 import { dropProtoKeys, MAX_DEPTH, MessageError, type Metadata, type RuleMsg, setOwn } from './message';
 import { ensureDeviceOnce } from './save-data';
-import { GuardedScript } from './script-node';
-import type { CompiledScript } from './script-runtime';
+import { GuardedScript, type RunnableScript } from './script-node';
 import { messagesForItem, parseDecoderResult } from './uplink';
 
 export interface IntegrationSettings {
@@ -54,8 +53,8 @@ export class Integration {
     readonly settings: IntegrationSettings,
     onCompileError?: (which: 'decoder' | 'encoder', err: Error) => void,
     compilers: {
-      decoder?: (s: IntegrationSettings) => Promise<CompiledScript>;
-      encoder?: (s: IntegrationSettings) => Promise<CompiledScript>;
+      decoder?: (s: IntegrationSettings) => Promise<RunnableScript>;
+      encoder?: (s: IntegrationSettings) => Promise<RunnableScript>;
     } = {},
   ) {
     const limits = { timeoutMs: settings.timeoutMs };

@@ -5,7 +5,8 @@
 import type { NodeAPI } from 'node-red';
 import { cloneMessage, dropProtoKeys, type Metadata } from './message';
 import { adminPermission } from './node-red';
-import { type CompiledScript, compileScript, ScriptError, type ScriptLimits } from './script-runtime';
+import { ScriptError, type ScriptLimits } from './script-runtime';
+import { compileThreadedScript, type ThreadedScript } from './script-thread';
 import { ErrorBlocker, messagesFromResult, ResultError, type ScriptMessage } from './transform';
 
 export const SCRIPT_PARAMS = ['msg', 'metadata', 'msgType'];
@@ -44,24 +45,26 @@ const MAX_SAMPLE_CHARS = 100_000;
  * blocked after too many time-out, compile, size or memory errors. Shared by the script node and the
  * integration's converters.
  */
+/** What GuardedScript runs: a threaded script, or a compiled one called in-process. */
+export interface RunnableScript {
+  invoke(args: unknown[]): unknown;
+  dispose(): void;
+}
+
 export class GuardedScript {
-  private script?: CompiledScript;
+  private script?: RunnableScript;
   private compileError?: Error;
   private readonly ready: Promise<void>;
   private readonly blocker = new ErrorBlocker();
   private disposed = false;
-  /** Compilation has finished, successfully or not. */
-  settled = false;
 
-  constructor(compile: Promise<CompiledScript>, onCompileError?: (err: Error) => void) {
+  constructor(compile: Promise<RunnableScript>, onCompileError?: (err: Error) => void) {
     this.ready = compile.then(
       (s) => {
-        this.settled = true;
         if (this.disposed) s.dispose();
         else this.script = s;
       },
       (err: Error) => {
-        this.settled = true;
         this.compileError = err;
         onCompileError?.(err);
       },
@@ -84,15 +87,10 @@ export class GuardedScript {
 
   async run(args: unknown[]): Promise<unknown> {
     if (!this.script && !this.compileError) await this.ready;
-    return this.runNow(args);
-  }
-
-  /** Like run() once compiled; throws when called before compilation finished. */
-  runNow(args: unknown[]): unknown {
     if (this.blocker.remaining() > 0) throw new ScriptBlockedError(this.blocker.describe());
     try {
       if (this.compileError || !this.script) throw this.compileError ?? new Error('script not compiled yet');
-      return this.script.invoke(args);
+      return await this.script.invoke(args);
     } catch (err) {
       const kind = (err as ScriptError).kind;
       if (COUNTED.has(kind)) this.blocker.record(`${kind}: ${(err as Error).message}`);
@@ -113,7 +111,7 @@ export class ScriptNodeRunner {
 
   constructor(settings: ScriptSettings, hooks: { onCompileError?: (err: Error) => void } = {}) {
     this.guarded = new GuardedScript(
-      compileScript({
+      compileThreadedScript({
         params: SCRIPT_PARAMS,
         body: settings.body,
         limits: { ...settings.limits, timeoutMs: settings.timeoutMs },
@@ -134,19 +132,8 @@ export class ScriptNodeRunner {
     return this.guarded.blockedText();
   }
 
-  /** True once compilation has finished (either way): runSync() may then be used. */
-  get ready(): boolean {
-    return this.guarded.settled;
-  }
-
   /** Runs the script on a rule-engine msg; resolves with the output msgs (the first is `msg` itself). */
   async run(msg: Record<string, unknown>): Promise<Record<string, unknown>[]> {
-    if (!this.guarded.settled) await this.guarded.whenReady();
-    return this.runSync(msg);
-  }
-
-  /** run() without the promise, once `ready`: the per-message path of a deployed node. */
-  runSync(msg: Record<string, unknown>): Record<string, unknown>[] {
     const input: ScriptMessage = {
       msg: msg.payload,
       metadata: msg.metadata as Metadata,
@@ -154,7 +141,7 @@ export class ScriptNodeRunner {
     };
     // Kept by reference and serialised only when the editor asks for it.
     if (this.nodeId) lastSamples.set(this.nodeId, input);
-    const result = this.guarded.runNow([input.msg, input.metadata, input.msgType]);
+    const result = await this.guarded.run([input.msg, input.metadata, input.msgType]);
     dropProtoKeys(result);
     const outs = messagesFromResult(input, result);
     return outs.map((o, i) => {
@@ -193,16 +180,20 @@ export async function testScript(req: {
   msgType?: unknown;
   timeout?: unknown;
 }): Promise<{ ok: true; output: ScriptMessage[] } | { ok: false; error: { message: string; kind: string } }> {
-  let script: CompiledScript | undefined;
+  let script: ThreadedScript | undefined;
   try {
     const timeoutMs = Math.min(Math.max(Number(req.timeout) || 500, 1), 10_000);
-    script = await compileScript({ params: SCRIPT_PARAMS, body: String(req.script ?? ''), limits: { timeoutMs } });
+    script = await compileThreadedScript({
+      params: SCRIPT_PARAMS,
+      body: String(req.script ?? ''),
+      limits: { timeoutMs },
+    });
     const input: ScriptMessage = {
       msg: cloneMessage(req.msg),
       metadata: (req.metadata ?? {}) as Metadata,
       msgType: typeof req.msgType === 'string' ? req.msgType : '',
     };
-    const result = script.invoke([input.msg, input.metadata, input.msgType]);
+    const result = await script.invoke([input.msg, input.metadata, input.msgType]);
     return { ok: true, output: messagesFromResult(input, result) };
   } catch (err) {
     const kind = err instanceof ScriptError || err instanceof ResultError ? err.kind : 'runtime';

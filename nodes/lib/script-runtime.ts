@@ -96,6 +96,11 @@ export interface CompiledScript {
    * numbers) and returns its JSON-compatible result (undefined allowed). Synchronous. Throws ScriptError.
    */
   invoke(args: unknown[]): unknown;
+  /**
+   * invoke() on the JSON of the arguments (see serializeArgs): returns `u` (undefined) or `v` + the result's
+   * JSON, for parseResult(). Throws ScriptError. What the script thread runs, so that only strings cross it.
+   */
+  invokeJson(json: string): string;
   dispose(): void;
 }
 
@@ -437,7 +442,7 @@ function isOutOfMemory(info: ErrorInfo): boolean {
   return info.name === 'InternalError' && info.message === 'out of memory';
 }
 
-function resolveLimits(partial: Partial<ScriptLimits> | undefined): Required<ScriptLimits> {
+export function resolveLimits(partial: Partial<ScriptLimits> | undefined): Required<ScriptLimits> {
   const l = { ...DEFAULT_LIMITS } as Required<ScriptLimits>;
   if (partial) {
     for (const [key, value] of Object.entries(partial)) {
@@ -477,7 +482,8 @@ function jsonDeeperThan(json: string, max: number): boolean {
   return false;
 }
 
-function serializeArgs(args: unknown[], limits: Required<ScriptLimits>): string {
+/** The JSON of a call's arguments, checked against the size and nesting limits. Throws ScriptError. */
+export function serializeArgs(args: unknown[], limits: Required<ScriptLimits>): string {
   if (!Array.isArray(args)) throw new TypeError('invoke() takes an array of arguments');
   let json: string;
   try {
@@ -928,16 +934,20 @@ function readDescription(json: string): ErrorInfo {
   }
 }
 
-function decodeOutcome(out: string, limits: Required<ScriptLimits>): unknown {
+/** The value of a successful call's outcome (see CompiledScript.invokeJson). */
+export function parseResult(out: string): unknown {
+  if (out === 'u') return undefined;
+  if (out.charCodeAt(0) !== 118 /* v */) throw new ScriptError('runtime', 'Script runtime protocol error');
+  try {
+    return JSON.parse(out.slice(1));
+  } catch (err) {
+    throw new ScriptError('result', `Script result is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Throws the ScriptError that a failed call's outcome describes. */
+function decodeOutcome(out: string, limits: Required<ScriptLimits>): never {
   switch (out.charCodeAt(0)) {
-    case 118 /* v */:
-      try {
-        return JSON.parse(out.slice(1));
-      } catch (err) {
-        throw new ScriptError('result', `Script result is not valid JSON: ${(err as Error).message}`);
-      }
-    case 117 /* u */:
-      return undefined;
     case 101 /* e */:
       return throwScriptError(readDescription(out.slice(1)), limits);
     case 114 /* r */:
@@ -979,8 +989,12 @@ class QuickJSScript implements CompiledScript {
 
   invoke(args: unknown[]): unknown {
     if (this.disposed) throw new ScriptError('runtime', 'Script has been disposed');
+    return parseResult(this.invokeJson(serializeArgs(args, this.spec.limits)));
+  }
+
+  invokeJson(json: string): string {
+    if (this.disposed) throw new ScriptError('runtime', 'Script has been disposed');
     const limits = this.spec.limits;
-    const json = serializeArgs(args, limits);
     // Never enter a sandbox whose engine failed or was left in the middle of a call (maybe by another script).
     const current = this.sandbox;
     const sandbox = current && usable(current.engine) ? current : this.rebuild();
@@ -996,7 +1010,9 @@ class QuickJSScript implements CompiledScript {
     }
     try {
       if (typeof outcome !== 'string') throw outcome;
-      return decodeOutcome(outcome, limits);
+      const tag = outcome.charCodeAt(0);
+      if (tag === 118 /* v */ || tag === 117 /* u */) return outcome;
+      return decodeOutcome(outcome, limits); // throws for every other tag
     } catch (err) {
       if (err instanceof ScriptError && fatalErrors.has(err)) this.discardSandbox();
       throw err;

@@ -48,19 +48,7 @@ export = (RED: NodeAPI) => {
         fail(err);
         if (runner.blockedNow()) status.error(runner.blockedText());
       };
-      if (!runner.ready) {
-        runner.run(msg as unknown as Record<string, unknown>).then(ok, failed);
-        return;
-      }
-      // Compiled: run synchronously, no promise per message.
-      let outs: Record<string, unknown>[];
-      try {
-        outs = runner.runSync(msg as unknown as Record<string, unknown>);
-      } catch (err) {
-        failed(err);
-        return;
-      }
-      ok(outs);
+      runner.run(msg as unknown as Record<string, unknown>).then(ok, failed);
     });
 
     node.on('close', (_removed: boolean, closed: () => void) => {
