@@ -150,27 +150,39 @@ describe('script thread', () => {
     assert.match(err.message, /disposed/);
   });
 
-  it('runs scripts on the event loop when RULE_ENGINE_SCRIPT_THREAD=off', async () => {
+  const withThreadSetting = async <T>(value: string | undefined, fn: () => Promise<T>): Promise<T> => {
     const saved = process.env.RULE_ENGINE_SCRIPT_THREAD;
-    process.env.RULE_ENGINE_SCRIPT_THREAD = 'off';
-    let s: ThreadedScript;
+    if (value === undefined) delete process.env.RULE_ENGINE_SCRIPT_THREAD;
+    else process.env.RULE_ENGINE_SCRIPT_THREAD = value;
     try {
-      s = await compileThreadedScript({
-        params: PARAMS,
-        body: 'var t = Date.now(); while (Date.now() - t < 200) {} return {msg: 1};',
-      });
+      return await fn();
     } finally {
       if (saved === undefined) delete process.env.RULE_ENGINE_SCRIPT_THREAD;
       else process.env.RULE_ENGINE_SCRIPT_THREAD = saved;
     }
+  };
+  const busyBody = 'var t = Date.now(); while (Date.now() - t < 200) {} return {msg: 1};';
+
+  for (const value of [undefined, 'off', 'no']) {
+    it(`runs scripts on the event loop when RULE_ENGINE_SCRIPT_THREAD is ${value ?? 'not set'}`, async () => {
+      const s = await withThreadSetting(value, () => compileThreadedScript({ params: PARAMS, body: busyBody }));
+      scripts.push(s);
+      const ticks = await ticksDuring(s.invoke(ARGS));
+      assert.ok(ticks <= 2, `${ticks} timer ticks during a call that should hold the event loop`);
+    });
+  }
+
+  it('runs scripts in the shared thread when RULE_ENGINE_SCRIPT_THREAD=on', async () => {
+    const s = await withThreadSetting('on', () => compileThreadedScript({ params: PARAMS, body: busyBody }));
     scripts.push(s);
     const ticks = await ticksDuring(s.invoke(ARGS));
-    assert.ok(ticks <= 2, `${ticks} timer ticks during a call that should hold the event loop`);
+    assert.ok(ticks >= 8, `only ${ticks} timer ticks during a 200 ms call in the thread`);
   });
 
   it('keeps the process alive while a call is pending and lets it exit when idle', () => {
     const lib = path.resolve(__dirname, '../nodes/lib/script-thread.js');
     const code = `
+      process.env.RULE_ENGINE_SCRIPT_THREAD = 'on';
       const { compileThreadedScript } = require(${JSON.stringify(lib)});
       compileThreadedScript({ params: ['msg'], body: 'var t = Date.now(); while (Date.now() - t < 200) {} return msg + 1;' })
         .then((s) => s.invoke([41]))

@@ -40,17 +40,19 @@ const COUNTED = new Set(['timeout', 'compile', 'size', 'memory']);
 const lastSamples = new Map<string, ScriptMessage>();
 const MAX_SAMPLE_CHARS = 100_000;
 
+/** What GuardedScript runs: a threaded script, or a compiled one called in-process. */
+export interface RunnableScript {
+  invoke(args: unknown[]): unknown;
+  /** Present when the script runs on the event loop: the same call without a promise. */
+  invokeSync?(args: unknown[]): unknown;
+  dispose(): void;
+}
+
 /**
  * A compiled script guarded as ThingsBoard guards its scripts: compiled once, refused while blocked, and
  * blocked after too many time-out, compile, size or memory errors. Shared by the script node and the
  * integration's converters.
  */
-/** What GuardedScript runs: a threaded script, or a compiled one called in-process. */
-export interface RunnableScript {
-  invoke(args: unknown[]): unknown;
-  dispose(): void;
-}
-
 export class GuardedScript {
   private script?: RunnableScript;
   private compileError?: Error;
@@ -85,17 +87,40 @@ export class GuardedScript {
     return this.blocker.describe();
   }
 
+  /** True once compiled to a script that runs on the event loop: runSync() may then be used. */
+  get syncReady(): boolean {
+    return this.script?.invokeSync !== undefined;
+  }
+
   async run(args: unknown[]): Promise<unknown> {
     if (!this.script && !this.compileError) await this.ready;
+    if (this.syncReady) return this.runSync(args);
     if (this.blocker.remaining() > 0) throw new ScriptBlockedError(this.blocker.describe());
     try {
       if (this.compileError || !this.script) throw this.compileError ?? new Error('script not compiled yet');
       return await this.script.invoke(args);
     } catch (err) {
-      const kind = (err as ScriptError).kind;
-      if (COUNTED.has(kind)) this.blocker.record(`${kind}: ${(err as Error).message}`);
+      this.count(err);
       throw err;
     }
+  }
+
+  /** run() without a promise: only when syncReady (a promise per message costs about 5 µs of 25). */
+  runSync(args: unknown[]): unknown {
+    if (this.blocker.remaining() > 0) throw new ScriptBlockedError(this.blocker.describe());
+    const script = this.script;
+    try {
+      if (!script?.invokeSync) throw new Error('script not compiled to run synchronously');
+      return script.invokeSync(args);
+    } catch (err) {
+      this.count(err);
+      throw err;
+    }
+  }
+
+  private count(err: unknown): void {
+    const kind = (err as ScriptError).kind;
+    if (COUNTED.has(kind)) this.blocker.record(`${kind}: ${(err as Error).message}`);
   }
 
   dispose(): void {
@@ -132,8 +157,24 @@ export class ScriptNodeRunner {
     return this.guarded.blockedText();
   }
 
+  /** True once compiled to run on the event loop: runSync() may then be used. */
+  get syncReady(): boolean {
+    return this.guarded.syncReady;
+  }
+
   /** Runs the script on a rule-engine msg; resolves with the output msgs (the first is `msg` itself). */
   async run(msg: Record<string, unknown>): Promise<Record<string, unknown>[]> {
+    const input = this.inputOf(msg);
+    return this.outputs(msg, input, await this.guarded.run([input.msg, input.metadata, input.msgType]));
+  }
+
+  /** run() without the promise, once syncReady: the per-message path of a deployed node. */
+  runSync(msg: Record<string, unknown>): Record<string, unknown>[] {
+    const input = this.inputOf(msg);
+    return this.outputs(msg, input, this.guarded.runSync([input.msg, input.metadata, input.msgType]));
+  }
+
+  private inputOf(msg: Record<string, unknown>): ScriptMessage {
     const input: ScriptMessage = {
       msg: msg.payload,
       metadata: msg.metadata as Metadata,
@@ -141,7 +182,10 @@ export class ScriptNodeRunner {
     };
     // Kept by reference and serialised only when the editor asks for it.
     if (this.nodeId) lastSamples.set(this.nodeId, input);
-    const result = await this.guarded.run([input.msg, input.metadata, input.msgType]);
+    return input;
+  }
+
+  private outputs(msg: Record<string, unknown>, input: ScriptMessage, result: unknown): Record<string, unknown>[] {
     dropProtoKeys(result);
     const outs = messagesFromResult(input, result);
     return outs.map((o, i) => {

@@ -48,7 +48,19 @@ export = (RED: NodeAPI) => {
         fail(err);
         if (runner.blockedNow()) status.error(runner.blockedText());
       };
-      runner.run(msg as unknown as Record<string, unknown>).then(ok, failed);
+      if (!runner.syncReady) {
+        runner.run(msg as unknown as Record<string, unknown>).then(ok, failed);
+        return;
+      }
+      // Compiled to run on the event loop: synchronously, no promise per message.
+      let outs: Record<string, unknown>[];
+      try {
+        outs = runner.runSync(msg as unknown as Record<string, unknown>);
+      } catch (err) {
+        failed(err);
+        return;
+      }
+      ok(outs);
     });
 
     node.on('close', (_removed: boolean, closed: () => void) => {
