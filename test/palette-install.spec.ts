@@ -101,7 +101,9 @@ class NodeRed {
     child.stderr?.on('data', (d) => {
       this.output += d;
     });
-    await this.waitFor(/Started flows|Waiting for missing types/, 60000);
+    // Node-RED starts the flows first and listens afterwards: "Server now running" is the line that says the
+    // port is open (a request right after "Started flows" was refused once in a clean-clone run).
+    await this.waitFor(/Server now running at/, 60000);
   }
 
   async waitFor(re: RegExp, ms: number, from = 0): Promise<void> {

@@ -116,7 +116,8 @@ class NodeRedProcess {
       this.output += d;
     });
     const deadline = Date.now() + 30000;
-    while (!/Started flows/.test(this.output)) {
+    // "Server now running" comes after "Started flows": the port is open only then.
+    while (!/Started flows/.test(this.output) || !/Server now running at/.test(this.output)) {
       if (child.exitCode !== null) throw new Error(`Node-RED exited at start:\n${this.output}`);
       if (Date.now() > deadline) throw new Error(`Node-RED did not start in 30 s:\n${this.output}`);
       await new Promise((r) => setTimeout(r, 100));
