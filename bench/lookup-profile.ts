@@ -11,10 +11,10 @@ import inspector from 'node:inspector';
 import type { DeviceStore } from '../nodes/lib/device-store';
 import { enrichConfigFrom, enrichMessage } from '../nodes/lib/enrich';
 import { startNodeRed } from './lib/embedded-node-red';
+import { deviceFor, LOOKUP_CONFIG, populate } from './lib/lookup-fixture';
 
 const devices = Number(process.argv[2] ?? 100);
 const LOOKUPS = 200_000;
-const STRIDE = 7919; // as originator-attributes.bench
 
 function post<T>(s: inspector.Session, method: string, params?: object): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -30,21 +30,10 @@ interface ProfileNode {
 async function main() {
   const red = await startNodeRed([{ id: 's1', type: 'rule-device-store', store: '' }]);
   const store = (red.getNode('s1') as unknown as { deviceStore: DeviceStore }).deviceStore;
-  for (let i = 0; i < devices; i++) {
-    const name = `device-${i}`;
-    await store.ensureDevice(name, 'thermostat');
-    await store.saveAttributes(name, 'client', { deviceName: name }, 1);
-    await store.saveAttributes(name, 'server', { active: true }, 1);
-    await store.saveTelemetry(name, [{ ts: 1, values: { temperature: 20 } }]);
-  }
-  const cfg = enrichConfigFrom({
-    clientAttributeNames: ['deviceName'],
-    serverAttributeNames: ['active'],
-    latestTsKeyNames: ['temperature'],
-    fetchTo: 'metadata',
-  });
+  await populate(store, 0, devices);
+  const cfg = enrichConfigFrom(LOOKUP_CONFIG);
   const lookup = (n: number) =>
-    enrichMessage(store, `device-${(n * STRIDE) % devices}`, { payload: {}, metadata: {}, msgType: 'RPC' }, cfg);
+    enrichMessage(store, deviceFor(n, devices), { payload: {}, metadata: {}, msgType: 'RPC' }, cfg);
   for (let n = 0; n < 20_000; n++) await lookup(n);
 
   const session = new inspector.Session();

@@ -20,36 +20,23 @@ import type { DeviceStore } from '../nodes/lib/device-store';
 import { enrichConfigFrom, enrichMessage } from '../nodes/lib/enrich';
 import type { RuleMsg } from '../nodes/lib/message';
 import { startNodeRed } from './lib/embedded-node-red';
+import { deviceFor, LOOKUP_CONFIG, populate } from './lib/lookup-fixture';
 
 const SIZES = [100, 100_000];
 const LOOKUPS = 20_000;
-const STRIDE = 7919; // as originator-attributes.bench: successive lookups visit devices far apart
-
-const oaConfig = {
-  clientAttributeNames: ['deviceName'],
-  serverAttributeNames: ['active'],
-  latestTsKeyNames: ['temperature'],
-  fetchTo: 'metadata',
-};
 
 async function child(devices: number, lookups: number): Promise<void> {
   const red = await startNodeRed([{ id: 's1', type: 'rule-device-store', store: '' }]);
   const store = (red.getNode('s1') as unknown as { deviceStore: DeviceStore }).deviceStore;
-  for (let i = 0; i < devices; i++) {
-    const name = `device-${i}`;
-    await store.ensureDevice(name, 'thermostat');
-    await store.saveAttributes(name, 'client', { deviceName: name }, 1);
-    await store.saveAttributes(name, 'server', { active: true }, 1);
-    await store.saveTelemetry(name, [{ ts: 1, values: { temperature: 20 + (i % 10) } }]);
-  }
-  const cfg = enrichConfigFrom(oaConfig);
+  await populate(store, 0, devices);
+  const cfg = enrichConfigFrom(LOOKUP_CONFIG);
   // The same warm-up in every run, so that the JIT's work cancels out too.
   for (let n = 0; n < 5000; n++) {
     const msg: RuleMsg = { payload: {}, metadata: {}, msgType: 'RPC' };
-    await enrichMessage(store, `device-${(n * STRIDE) % devices}`, msg, cfg);
+    await enrichMessage(store, deviceFor(n, devices), msg, cfg);
   }
   for (let n = 0; n < lookups; n++) {
-    const name = `device-${(n * STRIDE) % devices}`;
+    const name = deviceFor(n, devices);
     const msg: RuleMsg = { payload: {}, metadata: {}, msgType: 'RPC' };
     const r = await enrichMessage(store, name, msg, cfg);
     if (r.missing.length > 0) throw new Error(`missing for ${name}`);

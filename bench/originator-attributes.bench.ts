@@ -18,6 +18,7 @@ import type { DeviceStore } from '../nodes/lib/device-store';
 import { enrichConfigFrom, enrichMessage } from '../nodes/lib/enrich';
 import type { RuleMsg } from '../nodes/lib/message';
 import { counters, startNodeRed } from './lib/embedded-node-red';
+import { deviceFor, LOOKUP_CONFIG, populate } from './lib/lookup-fixture';
 
 const quick = process.argv.includes('--quick');
 const SIZES = [100, 10_000, 100_000];
@@ -25,30 +26,11 @@ const ROUNDS = quick ? 3 : 7;
 const WINDOW_MS = quick ? 500 : 2000;
 const IN_FLIGHT = 100;
 
-const oaConfig = {
-  clientAttributeNames: ['deviceName'],
-  serverAttributeNames: ['active'],
-  latestTsKeyNames: ['temperature'],
-  fetchTo: 'metadata',
-};
-
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
-
-async function populate(store: DeviceStore, from: number, to: number) {
-  for (let i = from; i < to; i++) {
-    const name = `device-${i}`;
-    await store.ensureDevice(name, 'thermostat');
-    await store.saveAttributes(name, 'client', { deviceName: name }, 1);
-    await store.saveAttributes(name, 'server', { active: true }, 1);
-    await store.saveTelemetry(name, [{ ts: 1, values: { temperature: 20 + (i % 10) } }]);
-  }
-}
-
-const STRIDE = 7919; // a prime: successive messages visit devices far apart
 
 async function throughputThroughNode(oa: { receive(m: object): void }, devices: number): Promise<number> {
   const ok = counters.ok;
@@ -62,7 +44,7 @@ async function throughputThroughNode(oa: { receive(m: object): void }, devices: 
     resolveEnd = r;
   });
   const sendOne = () => {
-    const name = `device-${(sent * STRIDE) % devices}`;
+    const name = deviceFor(sent, devices);
     sent++;
     oa.receive({ payload: { method: 'setValue', params: '42' }, metadata: {}, msgType: 'RPC', originator: name });
   };
@@ -83,11 +65,11 @@ async function throughputThroughNode(oa: { receive(m: object): void }, devices: 
 }
 
 async function lookupsAlone(store: DeviceStore, devices: number): Promise<number> {
-  const cfg = enrichConfigFrom(oaConfig);
+  const cfg = enrichConfigFrom(LOOKUP_CONFIG);
   let n = 0;
   const t0 = Date.now();
   while (Date.now() - t0 < WINDOW_MS) {
-    const name = `device-${(n * STRIDE) % devices}`;
+    const name = deviceFor(n, devices);
     const msg: RuleMsg = { payload: {}, metadata: {}, msgType: 'RPC' };
     const r = await enrichMessage(store, name, msg, cfg);
     if (r.missing.length > 0) throw new Error(`missing for ${name}`);
@@ -113,7 +95,7 @@ async function main() {
       x: 1,
       y: 3,
       deviceStore: 's1',
-      ...oaConfig,
+      ...LOOKUP_CONFIG,
       wires: [['okCounter'], ['failCounter']],
     },
     // Node-RED treats a node without x/y as a config node: a property equal to its own id would look circular.

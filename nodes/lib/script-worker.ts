@@ -21,7 +21,7 @@ export type ThreadReply = { op: 'compiled'; id: number; error?: Described } | { 
 
 export type Described = [kind: string, message: string, lineNumber: number | null];
 
-export function describeError(err: unknown): Described {
+function describeError(err: unknown): Described {
   if (err instanceof ScriptError) return [err.kind, err.message, err.lineNumber ?? null];
   return ['runtime', `Script thread failure: ${err instanceof Error ? err.message : String(err)}`, null];
 }
@@ -75,7 +75,7 @@ function dispose(id: number): void {
 }
 
 /** Handles one request: at once, or after the compilations it needs and the requests before it. */
-export function handle(req: ThreadRequest, reply: (r: ThreadReply) => void): void {
+function handle(req: ThreadRequest, reply: (r: ThreadReply) => void): void {
   if (req.op === 'compile') {
     compile(req.id, req.opts, reply);
     return;
