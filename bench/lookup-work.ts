@@ -10,7 +10,9 @@
  * runtime's memory context store, and takes the difference, so that starting Node-RED and filling the store
  * cancel out: what is left is N lookups. Writes bench/results/lookup-work.json.
  *
- * Child mode (what cachegrind runs): node dist/bench/lookup-work.js --child <devices> <lookups>
+ * A third case asks for only 100 of the 100,000 devices: the store's size stays, the devices touched shrink.
+ *
+ * Child mode (what cachegrind runs): node dist/bench/lookup-work.js --child <devices> <lookups> <asked for>
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,10 +24,15 @@ import type { RuleMsg } from '../nodes/lib/message';
 import { startNodeRed } from './lib/embedded-node-red';
 import { deviceFor, LOOKUP_CONFIG, populate } from './lib/lookup-fixture';
 
-const SIZES = [100, 100_000];
+/** Store sizes, and how many of the devices the lookups ask for (a stride through all of them, or 100). */
+const CASES = [
+  { devices: 100, active: 100 },
+  { devices: 100_000, active: 100_000 },
+  { devices: 100_000, active: 100 },
+];
 const LOOKUPS = 20_000;
 
-async function child(devices: number, lookups: number): Promise<void> {
+async function child(devices: number, lookups: number, active: number): Promise<void> {
   const red = await startNodeRed([{ id: 's1', type: 'rule-device-store', store: '' }]);
   const store = (red.getNode('s1') as unknown as { deviceStore: DeviceStore }).deviceStore;
   await populate(store, 0, devices);
@@ -33,10 +40,10 @@ async function child(devices: number, lookups: number): Promise<void> {
   // The same warm-up in every run, so that the JIT's work cancels out too.
   for (let n = 0; n < 5000; n++) {
     const msg: RuleMsg = { payload: {}, metadata: {}, msgType: 'RPC' };
-    await enrichMessage(store, deviceFor(n, devices), msg, cfg);
+    await enrichMessage(store, deviceFor(n % active, devices), msg, cfg);
   }
   for (let n = 0; n < lookups; n++) {
-    const name = deviceFor(n, devices);
+    const name = deviceFor(n % active, devices);
     const msg: RuleMsg = { payload: {}, metadata: {}, msgType: 'RPC' };
     const r = await enrichMessage(store, name, msg, cfg);
     if (r.missing.length > 0) throw new Error(`missing for ${name}`);
@@ -52,8 +59,8 @@ interface Counts {
   DLmr: number;
 }
 
-function runCachegrind(devices: number, lookups: number): Promise<Counts> {
-  const out = path.join(os.tmpdir(), `rule-engine-lookup-work-${devices}-${lookups}-${process.pid}.out`);
+function runCachegrind(devices: number, lookups: number, active: number): Promise<Counts> {
+  const out = path.join(os.tmpdir(), `rule-engine-lookup-work-${devices}-${active}-${lookups}-${process.pid}.out`);
   return new Promise((resolve, reject) => {
     const p = spawn(
       'valgrind',
@@ -69,6 +76,7 @@ function runCachegrind(devices: number, lookups: number): Promise<Counts> {
         '--child',
         String(devices),
         String(lookups),
+        String(active),
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
@@ -94,12 +102,16 @@ function runCachegrind(devices: number, lookups: number): Promise<Counts> {
 async function main() {
   const valgrind = execFileSync('valgrind', ['--version'], { encoding: 'utf8' }).trim();
   const rows: Array<Record<string, number>> = [];
-  for (const devices of SIZES) {
+  for (const { devices, active } of CASES) {
     const t0 = Date.now();
-    const [a, b] = await Promise.all([runCachegrind(devices, LOOKUPS), runCachegrind(devices, 2 * LOOKUPS)]);
+    const [a, b] = await Promise.all([
+      runCachegrind(devices, LOOKUPS, active),
+      runCachegrind(devices, 2 * LOOKUPS, active),
+    ]);
     const per = (k: keyof Counts) => Math.round((b[k] - a[k]) / LOOKUPS);
     const row = {
       devices,
+      devices_asked_for: active,
       instructions_per_lookup: per('Ir'),
       data_reads_per_lookup: per('Dr'),
       l1_data_read_misses_per_lookup: per('D1mr'),
@@ -108,7 +120,7 @@ async function main() {
     rows.push(row);
     console.log(`${JSON.stringify(row)} (${Math.round((Date.now() - t0) / 1000)} s)`);
   }
-  const ratio = (k: string) => Number((rows[1][k] / rows[0][k]).toFixed(3));
+  const ratio = (k: string, row = 1) => Number((rows[row][k] / rows[0][k]).toFixed(3));
   const out = {
     date: new Date().toISOString(),
     node: process.version,
@@ -123,15 +135,22 @@ async function main() {
       l1_data_read_misses: ratio('l1_data_read_misses_per_lookup'),
       last_level_data_read_misses: ratio('last_level_data_read_misses_per_lookup'),
     },
+    ratio_100k_asking_100_vs_100: {
+      instructions: ratio('instructions_per_lookup', 2),
+      data_reads: ratio('data_reads_per_lookup', 2),
+      l1_data_read_misses: ratio('l1_data_read_misses_per_lookup', 2),
+      last_level_data_read_misses: ratio('last_level_data_read_misses_per_lookup', 2),
+    },
   };
   console.log(`100,000 vs 100 devices: ${JSON.stringify(out.ratio_100k_vs_100)}`);
+  console.log(`100,000 devices, 100 asked for, vs 100: ${JSON.stringify(out.ratio_100k_asking_100_vs_100)}`);
   const dir = path.join(__dirname, '../../bench/results');
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'lookup-work.json'), `${JSON.stringify(out, null, 2)}\n`);
 }
 
 if (process.argv[2] === '--child') {
-  child(Number(process.argv[3]), Number(process.argv[4])).catch((err) => {
+  child(Number(process.argv[3]), Number(process.argv[4]), Number(process.argv[5])).catch((err) => {
     console.error(err);
     process.exit(1);
   });

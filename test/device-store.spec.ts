@@ -83,3 +83,71 @@ describe('device store limits', () => {
     assert.equal(store.pendingCalls, 0);
   });
 });
+
+/** A MemoryKeyValueStore that records the keys of every read. */
+class CountingStore extends MemoryKeyValueStore {
+  reads: string[][] = [];
+  override async get(ks: string[]): Promise<unknown[]> {
+    this.reads.push(ks);
+    return super.get(ks);
+  }
+}
+
+describe('device store lookup', () => {
+  it('reads the device, its attributes of every scope and its latest values in one call to the backing store', async () => {
+    const kv = new CountingStore();
+    const store = new DeviceStore(kv);
+    await store.ensureDevice('Thermostat-A', 'thermostat');
+    await store.saveAttributes('Thermostat-A', 'client', { deviceName: 'A', firmware: '1.2' }, 3);
+    await store.saveAttributes('Thermostat-A', 'shared', { targetTemperature: 21 }, 4);
+    await store.saveAttributes('Thermostat-A', 'server', { active: true }, 5);
+    await store.saveTelemetry('Thermostat-A', [{ ts: 9, values: { temperature: 22.5 } }]);
+    kv.reads = [];
+    const r = await store.lookup(
+      'Thermostat-A',
+      { client: ['deviceName', 'nope'], shared: ['targetTemperature'], server: ['active'] },
+      ['temperature', 'humidity'],
+    );
+    assert.equal(kv.reads.length, 1, 'one read');
+    assert.equal(kv.reads[0].length, 1 + 4 + 2, 'device + four attributes + two telemetry keys');
+    assert.equal(r.device?.type, 'thermostat');
+    assert.deepEqual([...r.attributes.client], [['deviceName', { value: 'A', lastUpdateTs: 3 }]]);
+    assert.deepEqual([...r.attributes.shared], [['targetTemperature', { value: 21, lastUpdateTs: 4 }]]);
+    assert.deepEqual([...r.attributes.server], [['active', { value: true, lastUpdateTs: 5 }]]);
+    assert.deepEqual([...r.latest], [['temperature', { ts: 9, value: 22.5 }]]);
+    // The same items as the one-kind readers find.
+    assert.deepEqual(await store.getAttributes('Thermostat-A', 'client', ['deviceName', 'nope']), r.attributes.client);
+    assert.deepEqual(await store.getLatest('Thermostat-A', ['temperature', 'humidity']), r.latest);
+    assert.deepEqual(await store.getDevice('Thermostat-A'), r.device);
+  });
+
+  it('answers an unknown device with no device and nothing found', async () => {
+    const r = await new DeviceStore(new MemoryKeyValueStore()).lookup('ghost', { server: ['x'] }, ['t']);
+    assert.equal(r.device, undefined);
+    assert.equal(r.attributes.server.size, 0);
+    assert.equal(r.latest.size, 0);
+  });
+
+  it('keeps names apart whatever they contain, and never puts a path character of Node-RED in a key', async () => {
+    const kv = new CountingStore();
+    const store = new DeviceStore(kv);
+    const names = ['plain-Name_1', 'a.b', 'a%2Eb', 'a[0]', 'with space', 'Grüße', "it's(*)~!", ''];
+    for (const [i, n] of names.entries()) {
+      if (n) await store.ensureDevice(n, `type-${i}`);
+      await store.saveAttributes(n || 'x', 'server', { [n || 'k']: i }, i);
+    }
+    const deviceKeys = new Set<string>();
+    for (const [i, n] of names.entries()) {
+      if (!n) continue;
+      kv.reads = [];
+      const r = await store.lookup(n, { server: [n] }, []);
+      assert.equal(r.device?.type, `type-${i}`, `device ${JSON.stringify(n)}`);
+      assert.equal(r.attributes.server.get(n)?.value, i, `attribute ${JSON.stringify(n)}`);
+      for (const k of kv.reads[0]) assert.doesNotMatch(k, /[.[\]]/, `key ${k}`);
+      deviceKeys.add(kv.reads[0][0]);
+    }
+    assert.equal(deviceKeys.size, names.length - 1, 'one key per device');
+    // A plain name stays readable in the key.
+    assert.ok([...deviceKeys].includes('rule-engine:dev:plain-Name_1'));
+  });
+});

@@ -65,15 +65,31 @@ export class StoreError extends Error {
 
 const PREFIX = 'rule-engine';
 
+/** What encodeKeyPart leaves as it is: checked first, because most device and key names are like this. */
+const PLAIN_KEY_PART = /^[A-Za-z0-9_-]*$/;
+
 export function encodeKeyPart(s: string): string {
+  if (PLAIN_KEY_PART.test(s)) return s;
   return encodeURIComponent(s).replace(/[.!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
-export const keys = {
-  device: (name: string) => `${PREFIX}:dev:${encodeKeyPart(name)}`,
-  attribute: (name: string, scope: Scope, key: string) =>
-    `${PREFIX}:attr:${scope}:${encodeKeyPart(name)}:${encodeKeyPart(key)}`,
-  latest: (name: string, key: string) => `${PREFIX}:ts:${encodeKeyPart(name)}:${encodeKeyPart(key)}`,
+/** The keys, from a device name already encoded (a lookup encodes it once for all its keys). */
+const keysOf = {
+  device: (dev: string) => `${PREFIX}:dev:${dev}`,
+  attribute: (dev: string, scope: Scope, key: string) => `${PREFIX}:attr:${scope}:${dev}:${encodeKeyPart(key)}`,
+  latest: (dev: string, key: string) => `${PREFIX}:ts:${dev}:${encodeKeyPart(key)}`,
 };
+export const keys = {
+  device: (name: string) => keysOf.device(encodeKeyPart(name)),
+  attribute: (name: string, scope: Scope, key: string) => keysOf.attribute(encodeKeyPart(name), scope, key),
+  latest: (name: string, key: string) => keysOf.latest(encodeKeyPart(name), key),
+};
+
+/** What DeviceStore.lookup returns: the device (if any), the attributes found per scope, the latest values. */
+export interface LookupResult {
+  device: Device | undefined;
+  attributes: Record<Scope, Map<string, AttributeEntry>>;
+  latest: Map<string, TelemetryEntry>;
+}
 
 export interface StoreLimits {
   /** How long one call to the backing store may take before it fails (RELIABILITY case 19). */
@@ -163,6 +179,35 @@ export class DeviceStore {
       }
     });
     if (wk.length > 0) await this.call(() => this.kv.set(wk, wv));
+  }
+
+  /**
+   * The device record, attributes and latest values one message needs, read in one call to the backing store
+   * (the same keys as getDevice / getAttributes / getLatest: one key per item, only read together).
+   */
+  async lookup(name: string, attrNames: Partial<Record<Scope, string[]>>, tsKeys: string[]): Promise<LookupResult> {
+    const dev = encodeKeyPart(name);
+    const ks = [keysOf.device(dev)];
+    for (const scope of SCOPES) for (const k of attrNames[scope] ?? []) ks.push(keysOf.attribute(dev, scope, k));
+    for (const k of tsKeys) ks.push(keysOf.latest(dev, k));
+    const vals = await this.call(() => this.kv.get(ks));
+    const result: LookupResult = {
+      device: isDevice(vals[0]) ? vals[0] : undefined,
+      attributes: { client: new Map(), shared: new Map(), server: new Map() },
+      latest: new Map(),
+    };
+    let i = 1;
+    for (const scope of SCOPES) {
+      for (const k of attrNames[scope] ?? []) {
+        const v = vals[i++] as AttributeEntry | undefined;
+        if (v && typeof v === 'object' && 'value' in v) result.attributes[scope].set(k, v);
+      }
+    }
+    for (const k of tsKeys) {
+      const v = vals[i++] as TelemetryEntry | undefined;
+      if (v && typeof v === 'object' && typeof v.ts === 'number') result.latest.set(k, v);
+    }
+    return result;
   }
 
   async getLatest(name: string, tsKeys: string[]): Promise<Map<string, TelemetryEntry>> {

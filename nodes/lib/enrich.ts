@@ -75,11 +75,11 @@ export async function enrichMessage(
   ];
   const tsKeys = resolveKeys(cfg.latestTsKeyNames, msg);
 
-  const [attrResults, latest, device] = await Promise.all([
-    Promise.all(scopes.map(([scope, names]) => store.getAttributes(originator, scope, names))),
-    store.getLatest(originator, tsKeys),
-    store.getDevice(originator),
-  ]);
+  const { attributes, latest, device } = await store.lookup(
+    originator,
+    { client: scopes[0][1], shared: scopes[1][1], server: scopes[2][1] },
+    tsKeys,
+  );
 
   const missing: MissingKey[] = [];
   const put = (name: string, value: unknown) => {
@@ -90,8 +90,8 @@ export async function enrichMessage(
     }
   };
 
-  scopes.forEach(([scope, names], i) => {
-    const found: Map<string, AttributeEntry> = attrResults[i];
+  scopes.forEach(([scope, names]) => {
+    const found: Map<string, AttributeEntry> = attributes[scope];
     for (const key of names) {
       const as = SCOPE_PREFIX[scope] + key;
       const entry = found.get(key);
