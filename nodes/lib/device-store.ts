@@ -148,8 +148,8 @@ export class DeviceStore {
     if (attrNames.length === 0) return out;
     const vals = await this.call(() => this.kv.get(attrNames.map((k) => keys.attribute(name, scope, k))));
     attrNames.forEach((k, i) => {
-      const v = vals[i] as AttributeEntry | undefined;
-      if (v && typeof v === 'object' && 'value' in v) out.set(k, v);
+      const v = vals[i];
+      if (isAttributeEntry(v)) out.set(k, v);
     });
     return out;
   }
@@ -199,13 +199,13 @@ export class DeviceStore {
     let i = 1;
     for (const scope of SCOPES) {
       for (const k of attrNames[scope] ?? []) {
-        const v = vals[i++] as AttributeEntry | undefined;
-        if (v && typeof v === 'object' && 'value' in v) result.attributes[scope].set(k, v);
+        const v = vals[i++];
+        if (isAttributeEntry(v)) result.attributes[scope].set(k, v);
       }
     }
     for (const k of tsKeys) {
-      const v = vals[i++] as TelemetryEntry | undefined;
-      if (v && typeof v === 'object' && typeof v.ts === 'number') result.latest.set(k, v);
+      const v = vals[i++];
+      if (isTelemetryEntry(v)) result.latest.set(k, v);
     }
     return result;
   }
@@ -215,8 +215,8 @@ export class DeviceStore {
     if (tsKeys.length === 0) return out;
     const vals = await this.call(() => this.kv.get(tsKeys.map((k) => keys.latest(name, k))));
     tsKeys.forEach((k, i) => {
-      const v = vals[i] as TelemetryEntry | undefined;
-      if (v && typeof v === 'object' && typeof v.ts === 'number') out.set(k, v);
+      const v = vals[i];
+      if (isTelemetryEntry(v)) out.set(k, v);
     });
     return out;
   }
@@ -304,6 +304,14 @@ function checkName(name: string): void {
   if (typeof name !== 'string' || name.length === 0) {
     throw new StoreError('device name must be a non-empty string', 'bad-input');
   }
+}
+
+function isAttributeEntry(v: unknown): v is AttributeEntry {
+  return !!v && typeof v === 'object' && 'value' in v;
+}
+
+function isTelemetryEntry(v: unknown): v is TelemetryEntry {
+  return !!v && typeof v === 'object' && typeof (v as TelemetryEntry).ts === 'number';
 }
 
 function isDevice(d: unknown): d is Device {

@@ -75,11 +75,7 @@ export async function enrichMessage(
   ];
   const tsKeys = resolveKeys(cfg.latestTsKeyNames, msg);
 
-  const { attributes, latest, device } = await store.lookup(
-    originator,
-    { client: scopes[0][1], shared: scopes[1][1], server: scopes[2][1] },
-    tsKeys,
-  );
+  const { attributes, latest, device } = await store.lookup(originator, Object.fromEntries(scopes), tsKeys);
 
   const missing: MissingKey[] = [];
   const put = (name: string, value: unknown) => {
