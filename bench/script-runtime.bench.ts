@@ -8,7 +8,11 @@
  * shared with the script, as the shipped runtime guarantees), and is measured in interleaved rounds (so load
  * from other processes spreads over all of them); each figure is µs per call: median, min and max of the rounds.
  *
- *  - quickjs (shipped): compileScript() + invoke() from nodes/lib/script-runtime, limits on (time, memory, sizes);
+ *  - quickjs in the script thread (shipped): compileThreadedScript() + invokeSync() from nodes/lib/script-thread:
+ *    the call handed to the worker thread through shared memory and waited for (the whole call is the event
+ *    loop's side), limits on (time, memory, sizes) and the hard bound;
+ *  - quickjs on the event loop: compileScript() + invoke() from nodes/lib/script-runtime, the same sandbox
+ *    called in-process (no hard bound: what the thread adds is the difference);
  *  - node:vm + timeout: vm.Script#runInContext with the `timeout` option (baseline only: not isolated);
  *  - node:vm, no timeout: the same without a time limit (the floor for an in-process V8 context);
  *  - worker (sync): node:vm inside a worker_thread, called through SharedArrayBuffer + Atomics.wait (a hung call
@@ -26,6 +30,7 @@ import { Worker } from 'node:worker_threads';
 import releaseSyncVariant from '@jitl/quickjs-wasmfile-release-sync';
 import { newQuickJSWASMModuleFromVariant } from 'quickjs-emscripten-core';
 import { type CompiledScript, compileScript, DEFAULT_LIMITS } from '../nodes/lib/script-runtime';
+import { compileThreadedScript } from '../nodes/lib/script-thread';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 5 : 15;
@@ -183,6 +188,7 @@ async function main(): Promise<void> {
     compileMs.push(performance.now() - t);
   }
 
+  const threaded = await compileThreadedScript({ params: PARAMS, body: BODY });
   const vmTimeout = nodeVm(DEFAULT_LIMITS.timeoutMs);
   const vmNoTimeout = nodeVm(undefined);
   // Generous limit: on a loaded 2-core machine a descheduled worker can take hundreds of ms to answer.
@@ -192,7 +198,8 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, 100));
 
   const syncEngines: Array<[string, () => unknown]> = [
-    ['quickjs (shipped: time+memory limits, isolated)', () => shipped.invoke(ARGS)],
+    ['quickjs in the script thread (shipped)', () => (threaded.invokeSync as (a: unknown[]) => unknown)(ARGS)],
+    ['quickjs on the event loop (no hard bound)', () => shipped.invoke(ARGS)],
     ['node:vm + timeout option (not isolated)', vmTimeout],
     ['node:vm, no timeout (not isolated)', vmNoTimeout],
     ['worker + node:vm, sync (Atomics.wait)', () => syncWorker.call()],
@@ -265,6 +272,7 @@ async function main(): Promise<void> {
   bareRt.dispose();
   cpu.dispose();
   shipped.dispose();
+  threaded.dispose();
 
   const perCall: Record<string, Stats> = {};
   console.log('\nµs per call (lower is better):');

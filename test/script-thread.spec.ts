@@ -1,190 +1,191 @@
+/**
+ * The script thread as an attacker meets it: whatever one call does, the event loop is held at most the call's
+ * time limit plus 50 ms, a script's engine holds at most twice its memory limit, and neither a runaway nor a
+ * memory bomb fails another script's call.
+ */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { ScriptError } from '../nodes/lib/script-runtime';
-import { compileThreadedScript, ScriptThread, type ThreadedScript } from '../nodes/lib/script-thread';
+import { GRACE_MS, ScriptHost, type ThreadedScript } from '../nodes/lib/script-thread';
 
 const PARAMS = ['msg', 'metadata', 'msgType'];
 const ARGS = [{ temperature: 22.5 }, { deviceName: 'dev-1' }, 'POST_TELEMETRY_REQUEST'];
+/** What the event loop may be held beyond a call's time limit. */
+const STALL_ALLOWANCE_MS = 50;
 
-async function rejection(p: Promise<unknown>): Promise<ScriptError> {
+function syncCall(s: ThreadedScript, args: unknown[] = ARGS): unknown {
+  const call = s.invokeSync;
+  assert.ok(call, 'the script thread is not ready for a synchronous call');
+  return call(args);
+}
+
+/** Runs fn and returns how long it held the event loop (it is synchronous) and what it threw. */
+function held(fn: () => unknown): { ms: number; error?: ScriptError; value?: unknown } {
+  const t0 = performance.now();
   try {
-    const v = await p;
-    assert.fail(`expected a rejection, got ${JSON.stringify(v)}`);
+    const value = fn();
+    return { ms: performance.now() - t0, value };
   } catch (err) {
     assert.ok(err instanceof ScriptError, `expected a ScriptError, got ${String(err)}`);
-    return err;
+    return { ms: performance.now() - t0, error: err };
   }
 }
 
-/** Counts timer ticks on this event loop while `p` is pending. */
-async function ticksDuring(p: Promise<unknown>): Promise<number> {
-  let ticks = 0;
-  const timer = setInterval(() => ticks++, 10);
-  try {
-    await p.catch(() => undefined);
-  } finally {
-    clearInterval(timer);
-  }
-  return ticks;
-}
-
-describe('script thread', () => {
-  const threads: ScriptThread[] = [];
+describe('script thread', function () {
+  this.timeout(60_000);
+  let host: ScriptHost;
   const scripts: ThreadedScript[] = [];
-  const newThread = (options?: ConstructorParameters<typeof ScriptThread>[0]) => {
-    const t = new ScriptThread(options);
-    threads.push(t);
-    return t;
-  };
-  const compile = async (thread: ScriptThread, body: string, timeoutMs = 300) => {
-    const s = await thread.compile({ params: PARAMS, body, limits: { timeoutMs } });
+  const compile = async (body: string, timeoutMs = 200, extra: Record<string, number> = {}) => {
+    const s = await host.compile({ params: PARAMS, body, limits: { timeoutMs, ...extra } });
     scripts.push(s);
     return s;
   };
 
-  afterEach(async () => {
+  beforeEach(() => {
+    host = new ScriptHost();
+  });
+  afterEach(() => {
     for (const s of scripts.splice(0)) s.dispose();
-    await Promise.all(threads.splice(0).map((t) => t.stop('the test ended')));
+    host.close();
   });
 
-  it('runs a script and returns its result', async () => {
-    const s = await compile(
-      newThread(),
-      'return {msg: {t: msg.temperature * 2}, metadata: metadata, msgType: msgType};',
-    );
-    assert.deepEqual(await s.invoke(ARGS), {
-      msg: { t: 45 },
-      metadata: { deviceName: 'dev-1' },
-      msgType: 'POST_TELEMETRY_REQUEST',
-    });
-  });
-
-  it('keeps the event loop free while a script runs', async () => {
-    const s = await compile(newThread(), 'var t = Date.now(); while (Date.now() - t < 250) {} return {msg: 1};', 2000);
-    const ticks = await ticksDuring(s.invoke(ARGS));
-    assert.ok(ticks >= 10, `only ${ticks} timer ticks during a 250 ms call`);
-  });
-
-  it('answers many concurrent calls of several scripts, each with its own result, in order', async () => {
-    const thread = newThread();
-    const a = await compile(thread, 'return {msg: {a: msg.i}};');
-    const b = await compile(thread, 'return {msg: {b: msg.i * 10}};');
-    const order: string[] = [];
-    const calls: Promise<unknown>[] = [];
-    for (let i = 0; i < 400; i++) {
-      const s = i % 2 === 0 ? a : b;
-      calls.push(
-        s.invoke([{ i }, {}, 'T']).then((v) => {
-          order.push(`${i}`);
-          return v;
-        }),
-      );
-    }
-    const results = await Promise.all(calls);
-    for (const [i, r] of results.entries()) assert.deepEqual(r, { msg: i % 2 === 0 ? { a: i } : { b: i * 10 } });
-    assert.deepEqual(
-      order,
-      calls.map((_, i) => `${i}`),
-    );
+  it('runs a script synchronously and asynchronously with the same result', async () => {
+    const s = await compile('return {msg: {t: msg.temperature * 2}, metadata: metadata, msgType: msgType};');
+    const expected = { msg: { t: 45 }, metadata: { deviceName: 'dev-1' }, msgType: 'POST_TELEMETRY_REQUEST' };
+    assert.deepEqual(syncCall(s), expected);
+    assert.deepEqual(await s.invoke(ARGS), expected);
   });
 
   it('reports script errors with their kind and line, and compile errors at compile time', async () => {
-    const thread = newThread();
-    const s = await compile(thread, 'var x = 1;\nthrow new Error("bad " + msg.temperature);');
-    const err = await rejection(s.invoke(ARGS));
-    assert.equal(err.kind, 'runtime');
-    assert.match(err.message, /bad 22\.5/);
-    assert.equal(err.lineNumber, 2);
-    const compileErr = await rejection(thread.compile({ params: PARAMS, body: 'return {msg: msg;' }));
-    assert.equal(compileErr.kind, 'compile');
-  });
-
-  it('stops a loop at its time limit in the thread and keeps the script usable', async () => {
-    const s = await compile(newThread(), 'if (msg.loop) { while (true) {} } return {msg: 2};', 200);
-    const err = await rejection(s.invoke([{ loop: true }, {}, 'T']));
-    assert.equal(err.kind, 'timeout');
-    assert.deepEqual(await s.invoke([{}, {}, 'T']), { msg: 2 });
+    const s = await compile('var x = 1;\nthrow new Error("bad " + msg.temperature);');
+    const r = held(() => syncCall(s));
+    assert.equal(r.error?.kind, 'runtime');
+    assert.match(r.error?.message ?? '', /bad 22\.5/);
+    assert.equal(r.error?.lineNumber, 2);
+    await assert.rejects(host.compile({ params: PARAMS, body: 'return {msg: msg;' }), (e: ScriptError) => {
+      assert.equal(e.kind, 'compile');
+      return true;
+    });
   });
 
   it('refuses input over the size limit before it reaches the thread', async () => {
-    const thread = newThread();
-    const s = await thread.compile({ params: PARAMS, body: 'return {msg: 1};', limits: { maxInputChars: 100 } });
-    scripts.push(s);
-    const err = await rejection(s.invoke([{ big: 'x'.repeat(200) }, {}, 'T']));
-    assert.equal(err.kind, 'size');
+    const s = await compile('return {msg: 1};', 200, { maxInputChars: 100 });
+    assert.equal(held(() => syncCall(s, [{ big: 'x'.repeat(200) }, {}, 'T'])).error?.kind, 'size');
   });
 
-  it('fails the calls a stopped thread held, then starts a new one and compiles the script again', async () => {
-    const thread = newThread();
-    const s = await compile(
-      thread,
-      'if (msg.slow) { var t = Date.now(); while (Date.now() - t < 400) {} } return {msg: msg.n};',
-      2000,
-    );
-    const held = s.invoke([{ slow: true, n: 1 }, {}, 'T']);
-    setTimeout(() => thread.stop('stopped by the test'), 100);
-    const err = await rejection(held);
-    assert.equal(err.kind, 'runtime');
-    assert.match(err.message, /script thread stopped: stopped by the test/);
-    assert.deepEqual(await s.invoke([{ n: 3 }, {}, 'T']), { msg: 3 });
+  it('stops a plain loop with QuickJS own time limit, without ending the thread', async () => {
+    const s = await compile('if (msg.loop) { while (true) {} } return {msg: 2};');
+    const r = held(() => syncCall(s, [{ loop: true }, {}, 'T']));
+    assert.equal(r.error?.kind, 'timeout');
+    assert.ok(r.ms < 200 + STALL_ALLOWANCE_MS, `held the event loop ${r.ms.toFixed(0)} ms`);
+    assert.equal(host.restarts, 0);
+    assert.deepEqual(syncCall(s, [{}, {}, 'T']), { msg: 2 });
   });
 
-  it('ends a thread that does not answer, with an error for each call it held', async () => {
-    const silent = path.join(__dirname, 'fixtures', 'silent-script-worker.js');
-    const thread = newThread({ workerFile: silent, graceMs: 300 });
-    const s = await compile(thread, 'return {msg: 1};', 100);
-    const started = Date.now();
-    const errs = await Promise.all([rejection(s.invoke(ARGS)), rejection(s.invoke(ARGS))]);
-    for (const e of errs) assert.match(e.message, /did not answer within \d+ ms/);
-    // Twice the two limits plus the grace, checked every 250 ms.
-    assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
-  });
-
-  it('refuses calls after dispose but answers the ones made before it', async () => {
-    const s = await compile(newThread(), 'return {msg: msg.n};');
-    const before = s.invoke([{ n: 7 }, {}, 'T']);
-    s.dispose();
-    assert.deepEqual(await before, { msg: 7 });
-    const err = await rejection(s.invoke([{ n: 8 }, {}, 'T']));
-    assert.match(err.message, /disposed/);
-  });
-
-  const withThreadSetting = async <T>(value: string | undefined, fn: () => Promise<T>): Promise<T> => {
-    const saved = process.env.RULE_ENGINE_SCRIPT_THREAD;
-    if (value === undefined) delete process.env.RULE_ENGINE_SCRIPT_THREAD;
-    else process.env.RULE_ENGINE_SCRIPT_THREAD = value;
-    try {
-      return await fn();
-    } finally {
-      if (saved === undefined) delete process.env.RULE_ENGINE_SCRIPT_THREAD;
-      else process.env.RULE_ENGINE_SCRIPT_THREAD = saved;
-    }
+  // One built-in call that runs for seconds or minutes: QuickJS never gets to check its interrupt.
+  const slowBuiltIns: Record<string, string> = {
+    'a naive indexOf over long strings':
+      "var s = 'a'.repeat(200000), p = 'a'.repeat(100000) + 'b'; return {msg: s.indexOf(p)};",
+    'includes over long strings':
+      "var s = 'a'.repeat(200000), p = 'a'.repeat(100000) + 'b'; return {msg: s.includes(p)};",
+    'lastIndexOf over long strings':
+      "var s = 'a'.repeat(200000), p = 'a'.repeat(100000) + 'b'; return {msg: s.lastIndexOf(p)};",
+    'sorting references to one long string':
+      "var big = 'x'.repeat(1 << 20), a = []; for (var i = 0; i < 20000; i++) a.push(big); a.sort(); return {msg: a.length};",
+    'Array indexOf over long equal strings':
+      "var big = 'x'.repeat(1 << 20), a = []; for (var i = 0; i < 20000; i++) a.push(big); return {msg: a.indexOf('x'.repeat((1 << 20) - 1) + 'y')};",
   };
-  const busyBody = 'var t = Date.now(); while (Date.now() - t < 200) {} return {msg: 1};';
-
-  for (const value of [undefined, 'off', 'no']) {
-    it(`runs scripts on the event loop when RULE_ENGINE_SCRIPT_THREAD is ${value ?? 'not set'}`, async () => {
-      const s = await withThreadSetting(value, () => compileThreadedScript({ params: PARAMS, body: busyBody }));
-      scripts.push(s);
-      const ticks = await ticksDuring(s.invoke(ARGS));
-      assert.ok(ticks <= 2, `${ticks} timer ticks during a call that should hold the event loop`);
+  for (const [name, body] of Object.entries(slowBuiltIns)) {
+    it(`ends ${name} at the time limit plus the grace, and counts it as a time-out`, async () => {
+      const s = await compile(body);
+      const r = held(() => syncCall(s));
+      assert.equal(r.error?.kind, 'timeout', `expected a time-out, got ${r.error?.message ?? JSON.stringify(r.value)}`);
+      assert.ok(r.ms < 200 + STALL_ALLOWANCE_MS, `held the event loop ${r.ms.toFixed(0)} ms`);
     });
   }
 
-  it('runs scripts in the shared thread when RULE_ENGINE_SCRIPT_THREAD=on', async () => {
-    const s = await withThreadSetting('on', () => compileThreadedScript({ params: PARAMS, body: busyBody }));
-    scripts.push(s);
-    const ticks = await ticksDuring(s.invoke(ARGS));
-    assert.ok(ticks >= 8, `only ${ticks} timer ticks during a 200 ms call in the thread`);
+  it('after ending a thread, runs every script again in the spare, the guilty one included', async () => {
+    const innocent = await compile('return {msg: msg.n + 1};');
+    const guilty = await compile(
+      "if (msg.n < 0) { var s = 'a'.repeat(200000); return {msg: s.indexOf('a'.repeat(100000) + 'b')}; } return {msg: msg.n};",
+    );
+    assert.deepEqual(syncCall(innocent, [{ n: 1 }, {}, 'T']), { msg: 2 });
+    const r = held(() => syncCall(guilty, [{ n: -1 }, {}, 'T']));
+    assert.equal(r.error?.kind, 'timeout');
+    assert.equal(host.restarts, 1);
+    // Until a script is compiled in the new thread, its calls take the asynchronous path, which compiles it
+    // first in a turn of the event loop of its own.
+    assert.equal(innocent.invokeSync, undefined);
+    assert.deepEqual(await innocent.invoke([{ n: 5 }, {}, 'T']), { msg: 6 });
+    assert.deepEqual(syncCall(innocent, [{ n: 6 }, {}, 'T']), { msg: 7 });
+    // The host compiles the others in the background, one per turn: the guilty one becomes synchronous again.
+    for (let i = 0; i < 200 && guilty.invokeSync === undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(syncCall(guilty, [{ n: 7 }, {}, 'T']), { msg: 7 });
   });
 
-  it('keeps the process alive while a call is pending and lets it exit when idle', () => {
+  it('survives repeated overruns back to back, each call holding the event loop at most its limit plus 50 ms', async () => {
+    const s = await compile("var s = 'a'.repeat(200000); return {msg: s.indexOf('a'.repeat(100000) + 'b')};", 100);
+    const other = await compile('return {msg: 1};');
+    for (let i = 0; i < 4; i++) {
+      const t0 = performance.now();
+      await assert.rejects(s.invoke(ARGS), (e: ScriptError) => e.kind === 'timeout');
+      // The asynchronous path compiles in one turn and calls in the next: only the call is timed here.
+      assert.ok(performance.now() - t0 < 5000);
+    }
+    assert.equal(host.restarts, 4);
+    assert.deepEqual(await other.invoke(ARGS), { msg: 1 });
+  });
+
+  // Allocation patterns that QuickJS's own accounting does not see in full: the engine's memory cap stops them.
+  const memoryBombs: Record<string, string> = {
+    'forty 4 MB ArrayBuffers':
+      'var a = []; for (var i = 0; i < 40; i++) a.push(new ArrayBuffer(4 * 1024 * 1024)); return {msg: a.length};',
+    'forty 4 MB strings':
+      "var a = []; for (var i = 0; i < 40; i++) a.push('x'.repeat(4 * 1024 * 1024) + i); return {msg: a.length};",
+    'many small objects': 'var a = []; for (var i = 0; i < 2000000; i++) a.push({i: i}); return {msg: a.length};',
+    'typed arrays':
+      'var a = []; for (var i = 0; i < 100; i++) a.push(new Float64Array(512 * 1024)); return {msg: a.length};',
+  };
+  for (const [name, body] of Object.entries(memoryBombs)) {
+    it(`stops ${name} with a memory error, and another script's call still succeeds`, async () => {
+      const other = await compile('return {msg: msg.n * 2};');
+      const s = await compile(body, 5000);
+      const r = held(() => syncCall(s));
+      assert.equal(
+        r.error?.kind,
+        'memory',
+        `expected a memory error, got ${r.error?.message ?? JSON.stringify(r.value)}`,
+      );
+      assert.deepEqual(syncCall(other, [{ n: 21 }, {}, 'T']), { msg: 42 });
+      // The bomb's engine is replaced: the script runs again (and fails again) rather than being stuck.
+      await host.whenReady();
+      assert.equal(held(() => syncCall(s)).error?.kind, 'memory');
+    });
+  }
+
+  it('ends a thread that does not answer at the time limit plus the grace', async () => {
+    host.close();
+    host = new ScriptHost({ workerFile: path.join(__dirname, 'fixtures', 'silent-script-worker.js') });
+    const s = await compile('return {msg: 1};', 100);
+    const r = held(() => syncCall(s));
+    assert.equal(r.error?.kind, 'timeout');
+    assert.ok(r.ms >= 100 && r.ms < 100 + GRACE_MS + 20, `held the event loop ${r.ms.toFixed(0)} ms`);
+    assert.equal(host.restarts, 1);
+  });
+
+  it('refuses calls after dispose', async () => {
+    const s = await compile('return {msg: msg.n};');
+    assert.deepEqual(syncCall(s, [{ n: 7 }, {}, 'T']), { msg: 7 });
+    s.dispose();
+    await assert.rejects(s.invoke([{ n: 8 }, {}, 'T']), /disposed/);
+  });
+
+  it('lets the process exit when idle', () => {
     const lib = path.resolve(__dirname, '../nodes/lib/script-thread.js');
     const code = `
-      process.env.RULE_ENGINE_SCRIPT_THREAD = 'on';
       const { compileThreadedScript } = require(${JSON.stringify(lib)});
-      compileThreadedScript({ params: ['msg'], body: 'var t = Date.now(); while (Date.now() - t < 200) {} return msg + 1;' })
+      compileThreadedScript({ params: ['msg'], body: 'return msg + 1;' })
         .then((s) => s.invoke([41]))
         .then((v) => console.log('result', v));`;
     const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', timeout: 15_000 });

@@ -43,8 +43,8 @@ const MAX_SAMPLE_CHARS = 100_000;
 /** What GuardedScript runs: a threaded script, or a compiled one called in-process. */
 export interface RunnableScript {
   invoke(args: unknown[]): unknown;
-  /** Present when the script runs on the event loop: the same call without a promise. */
-  invokeSync?(args: unknown[]): unknown;
+  /** Present while the call can be made synchronously: the same call without a promise. */
+  readonly invokeSync?: (args: unknown[]) => unknown;
   dispose(): void;
 }
 
@@ -59,6 +59,9 @@ export class GuardedScript {
   private readonly ready: Promise<void>;
   private readonly blocker = new ErrorBlocker();
   private disposed = false;
+  /** Calls waiting for the script thread, in order (see run()). */
+  private line: Promise<void> = Promise.resolve();
+  private waiting = 0;
 
   constructor(compile: Promise<RunnableScript>, onCompileError?: (err: Error) => void) {
     this.ready = compile.then(
@@ -87,14 +90,35 @@ export class GuardedScript {
     return this.blocker.describe();
   }
 
-  /** True once compiled to a script that runs on the event loop: runSync() may then be used. */
+  /**
+   * True when runSync() may be used: compiled, the script thread ready for a synchronous call, and no call
+   * waiting in line for it (a synchronous call would overtake those).
+   */
   get syncReady(): boolean {
-    return this.script?.invokeSync !== undefined;
+    return this.waiting === 0 && this.script?.invokeSync !== undefined;
   }
 
   async run(args: unknown[]): Promise<unknown> {
     if (!this.script && !this.compileError) await this.ready;
     if (this.syncReady) return this.runSync(args);
+    // The script thread is restarting: calls wait in line, in order, and the block is checked when their
+    // turn comes, so that a burst queued behind a time-out is refused once the script is blocked.
+    this.waiting++;
+    const turn = this.line.then(() => this.runInTurn(args));
+    this.line = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      return await turn;
+    } finally {
+      this.waiting--;
+    }
+  }
+
+  private async runInTurn(args: unknown[]): Promise<unknown> {
+    // Each call in its own turn of the event loop, as messages arrive: two calls never hold it back to back.
+    await new Promise((resolve) => setImmediate(resolve));
     if (this.blocker.remaining() > 0) throw new ScriptBlockedError(this.blocker.describe());
     try {
       if (this.compileError || !this.script) throw this.compileError ?? new Error('script not compiled yet');

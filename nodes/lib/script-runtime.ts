@@ -26,9 +26,11 @@
  *  - `eval` and the Function constructors are disabled inside the sandbox (see `PRELUDE`), so source is only
  *    parsed at compile time, where it is first checked in a separate probe engine (see `probeCompile`).
  */
+import { readFile } from 'node:fs/promises';
 import releaseSyncVariant from '@jitl/quickjs-wasmfile-release-sync';
 import {
   newQuickJSWASMModuleFromVariant,
+  newVariant,
   type QuickJSContext,
   type QuickJSHandle,
   type QuickJSRuntime,
@@ -101,6 +103,10 @@ export interface CompiledScript {
    * JSON, for parseResult(). Throws ScriptError. What the script thread runs, so that only strings cross it.
    */
   invokeJson(json: string): string;
+  /** True when the engine failed and the next call needs prepare() first (otherwise it fails at once). */
+  readonly needsEngine: boolean;
+  /** Loads a new engine after a failure (the script thread does it between calls). */
+  prepare(): Promise<void>;
   dispose(): void;
 }
 
@@ -115,18 +121,23 @@ export interface CompileOptions {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Engines: one WebAssembly instance of QuickJS shared by all scripts, loaded once, plus a probe instance used
-// only to try-compile untrusted source. If an exception ever leaves the WebAssembly code itself (the host
-// stack overflowed inside it, or the module aborted), that instance's memory can no longer be trusted (its
-// own stack pointer, for one, is not restored): it is dropped, a fresh one is loaded in the background, and
-// scripts rebuild themselves on it on their next call.
+// Engines: every compiled script has a WebAssembly instance of QuickJS of its own, with a WebAssembly memory
+// whose maximum is the hard memory cap (see engineMemoryCap): QuickJS's own accounting does not see every
+// allocation (measured: forty 4 MB ArrayBuffers or strings passed an 8 MB limit), but nothing inside an
+// instance can grow its memory past the maximum, and one script exhausting its memory touches no other
+// script. One more instance per thread, the probe, only try-compiles untrusted source.
 //
-// Detecting that must work even when the host stack is so exhausted that no catch handler can run, so every
-// entry into the engine sets `busy` and only a normal return clears it: an engine found busy between calls
-// was left in the middle of one.
+// If an exception ever leaves the WebAssembly code itself (the host stack overflowed inside it, or the module
+// aborted), that instance's memory can no longer be trusted (its own stack pointer, for one, is not restored):
+// it is dropped and the script gets a fresh one. Detecting that must work even when the host stack is so
+// exhausted that no catch handler can run, so every entry into the engine sets `busy` and only a normal
+// return clears it: an engine found busy between calls was left in the middle of one.
 
 interface Engine {
   readonly module: QuickJSWASMModule;
+  readonly memory: WebAssembly.Memory;
+  /** The memory's maximum, in bytes. */
+  readonly capBytes: number;
   dead: boolean;
   busy: boolean;
   /** Whether DirectCall passed its self-test on this engine (undefined: not tried yet). */
@@ -139,51 +150,96 @@ function usable(engine: Engine): boolean {
   return !engine.dead && !engine.busy;
 }
 
+const WASM_PAGE = 65_536;
+/** The QuickJS module declares 16 MiB of memory as its minimum: no instance can have less. */
+const MIN_ENGINE_PAGES = 256;
+/**
+ * What an instance's memory holds besides the heap (static data and the C stack): measured, a new instance
+ * fits about 10 MiB of 1 MiB ArrayBuffers in its 16 MiB.
+ */
+const ENGINE_OVERHEAD_BYTES = 6 * 1024 * 1024;
+
+/**
+ * Bytes of WebAssembly memory an engine may ever have: room for a heap of twice the memory limit, and never
+ * below the module's minimum.
+ */
+export function engineMemoryCap(memoryBytes: number): number {
+  const pages = Math.ceil((ENGINE_OVERHEAD_BYTES + 2 * memoryBytes) / WASM_PAGE);
+  return Math.max(MIN_ENGINE_PAGES, pages) * WASM_PAGE;
+}
+
+/**
+ * True once the engine's memory has grown to (nearly) its maximum. A growth that does not fit is refused
+ * whole, so a full heap can stop short of the maximum by one request.
+ */
+function atCap(engine: Engine): boolean {
+  return engine.memory.buffer.byteLength + NEAR_CAP_BYTES >= engine.capBytes;
+}
+const NEAR_CAP_BYTES = 2 * 1024 * 1024;
+
+/** A new QuickJS instance whose memory cannot grow past capBytes. */
+async function createEngine(capBytes: number): Promise<Engine> {
+  const wasmModule = await compiledWasm();
+  const wasmMemory = new WebAssembly.Memory({ initial: MIN_ENGINE_PAGES, maximum: capBytes / WASM_PAGE });
+  // Instantiated synchronously: the asynchronous path was measured waiting about 300 ms for V8's background
+  // compilation on the second instance of a thread.
+  const instantiateWasm = (
+    imports: WebAssembly.Imports,
+    done: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void,
+  ) => {
+    const instance = new WebAssembly.Instance(wasmModule, imports);
+    done(instance, wasmModule);
+    return instance.exports;
+  };
+  const module = await newQuickJSWASMModuleFromVariant(
+    newVariant(releaseSyncVariant, { wasmMemory, emscriptenModule: { instantiateWasm } }),
+  );
+  return { module, memory: wasmMemory, capBytes, dead: false, busy: false };
+}
+
+let wasmModulePromise: Promise<WebAssembly.Module> | undefined;
+
+/** QuickJS's WebAssembly code, compiled once per thread and instantiated per engine. */
+function compiledWasm(): Promise<WebAssembly.Module> {
+  if (!wasmModulePromise) {
+    const file = require.resolve('@jitl/quickjs-wasmfile-release-sync/wasm');
+    wasmModulePromise = readFile(file).then((bytes) => WebAssembly.compile(bytes));
+    wasmModulePromise.catch(() => {
+      wasmModulePromise = undefined; // the next engine tries again
+    });
+  }
+  return wasmModulePromise;
+}
+
+/** The probe engine: one per thread, replaced when a probe breaks it. */
 class EngineSlot {
   private current: Engine | undefined;
   private loading: Promise<Engine> | undefined;
-  /** Why the last load failed, for the error of calls made before a later load succeeds. */
-  lastLoadError: unknown;
-
-  /** The loaded, healthy engine, if any (synchronous). */
-  get ready(): Engine | undefined {
-    const c = this.current;
-    if (c && !usable(c)) this.fail(c);
-    return this.current;
-  }
 
   get(): Promise<Engine> {
-    const ready = this.ready;
-    if (ready) return Promise.resolve(ready);
-    if (!this.loading) {
-      this.loading = newQuickJSWASMModuleFromVariant(releaseSyncVariant).then(
-        (module) => {
-          const engine: Engine = { module, dead: false, busy: false };
-          this.current = engine;
-          this.loading = undefined;
-          return engine;
-        },
-        (err: unknown) => {
-          this.loading = undefined;
-          this.lastLoadError = err;
-          throw err;
-        },
-      );
-    }
+    const c = this.current;
+    if (c && usable(c)) return Promise.resolve(c);
+    this.current = undefined;
+    this.loading ??= createEngine(MIN_ENGINE_PAGES * WASM_PAGE).then(
+      (engine) => {
+        this.current = engine;
+        this.loading = undefined;
+        return engine;
+      },
+      (err: unknown) => {
+        this.loading = undefined;
+        throw err;
+      },
+    );
     return this.loading;
   }
 
   fail(engine: Engine): void {
-    if (engine.dead) return;
     engine.dead = true;
     if (this.current === engine) this.current = undefined;
-    this.get().catch(() => {
-      // The next compileScript() or rebuild reports the load failure.
-    });
   }
 }
 
-const mainEngine = new EngineSlot();
 const probeEngine = new EngineSlot();
 
 // ---------------------------------------------------------------------------------------------------------
@@ -520,9 +576,9 @@ function fatal(err: ScriptError): ScriptError {
   return err;
 }
 
-async function loadEngine(slot: EngineSlot): Promise<Engine> {
+async function loadEngine(load: () => Promise<Engine>): Promise<Engine> {
   try {
-    return await slot.get();
+    return await load();
   } catch (err) {
     throw new ScriptError('compile', `Could not load the script engine: ${err instanceof Error ? err.message : err}`);
   }
@@ -534,7 +590,7 @@ async function loadEngine(slot: EngineSlot): Promise<Engine> {
  * the host stack is rejected here, where breaking the probe engine costs nothing.
  */
 async function probeCompile(params: string[], body: string, limits: Required<ScriptLimits>): Promise<boolean> {
-  const engine = await loadEngine(probeEngine);
+  const engine = await loadEngine(() => probeEngine.get());
   engine.busy = true;
   const rt = engine.module.newRuntime();
   let ctx: QuickJSContext | undefined;
@@ -923,6 +979,13 @@ class Sandbox {
   }
 }
 
+/** The wrapper's description of `throw null`, which is also what QuickJS throws when it has no memory left. */
+const NULL_THROWN = 'e["","null",""]';
+
+function nothingThrown(outcome: string | ScriptError): boolean {
+  return outcome === NULL_THROWN || (outcome instanceof ScriptError && outcome.message === 'null');
+}
+
 /** Reads the wrapper's [name, message, stack] description of an error. */
 function readDescription(json: string): ErrorInfo {
   try {
@@ -977,13 +1040,17 @@ function throwScriptError(info: ErrorInfo, limits: Required<ScriptLimits>): neve
 
 class QuickJSScript implements CompiledScript {
   private sandbox: Sandbox | undefined;
+  private engine: Engine | undefined;
+  private preparing: Promise<void> | undefined;
+  private lastEngineError: unknown;
   private disposed = false;
 
   constructor(
-    private engine: Engine,
+    engine: Engine,
     private readonly spec: ScriptSpec,
     sandbox: Sandbox,
   ) {
+    this.engine = engine;
     this.sandbox = sandbox;
   }
 
@@ -995,7 +1062,7 @@ class QuickJSScript implements CompiledScript {
   invokeJson(json: string): string {
     if (this.disposed) throw new ScriptError('runtime', 'Script has been disposed');
     const limits = this.spec.limits;
-    // Never enter a sandbox whose engine failed or was left in the middle of a call (maybe by another script).
+    // Never enter a sandbox whose engine failed or was left in the middle of a call.
     const current = this.sandbox;
     const sandbox = current && usable(current.engine) ? current : this.rebuild();
     let outcome: string | ScriptError;
@@ -1003,10 +1070,14 @@ class QuickJSScript implements CompiledScript {
       outcome = sandbox.call(json);
     } catch (err) {
       // The exception came out of the WebAssembly code: never touch that instance again (not even to dispose).
-      this.sandbox = undefined;
-      mainEngine.fail(sandbox.engine);
+      this.dropEngine();
       const why = err instanceof Error ? truncate(err.message) : 'unknown error';
       throw new ScriptError('runtime', `Script engine failure (${why}); the engine is being restarted`);
+    }
+    if (atCap(sandbox.engine) && nothingThrown(outcome)) {
+      // The heap filled its memory so far that QuickJS could not even build its out-of-memory error (it
+      // throws null then). The sandbox is rebuilt; the engine's memory stays at its cap, never above it.
+      throw this.discarding(fatal(new ScriptError('memory', 'Script exceeded the memory limit')));
     }
     try {
       if (typeof outcome !== 'string') throw outcome;
@@ -1019,6 +1090,38 @@ class QuickJSScript implements CompiledScript {
     }
   }
 
+  /** True when the next call needs a new engine first (see prepare()). */
+  get needsEngine(): boolean {
+    return !this.disposed && (this.engine === undefined || !usable(this.engine));
+  }
+
+  /** Loads a new engine for a script whose engine failed; calls made before it is ready fail at once. */
+  prepare(): Promise<void> {
+    if (!this.needsEngine) return Promise.resolve();
+    this.preparing ??= createEngine(engineMemoryCap(this.spec.limits.memoryBytes)).then(
+      (engine) => {
+        this.preparing = undefined;
+        if (!this.disposed) this.engine = engine;
+      },
+      (err: unknown) => {
+        this.preparing = undefined;
+        this.lastEngineError = err;
+      },
+    );
+    return this.preparing;
+  }
+
+  private dropEngine(): void {
+    this.sandbox = undefined;
+    if (this.engine) this.engine.dead = true;
+    this.engine = undefined;
+  }
+
+  private discarding(err: ScriptError): ScriptError {
+    this.discardSandbox();
+    return err;
+  }
+
   private discardSandbox(): void {
     const sandbox = this.sandbox;
     this.sandbox = undefined;
@@ -1026,28 +1129,25 @@ class QuickJSScript implements CompiledScript {
     try {
       sandbox.dispose();
     } catch {
-      mainEngine.fail(sandbox.engine);
+      this.dropEngine();
     }
   }
 
   private rebuild(): Sandbox {
     this.sandbox = undefined;
-    if (!usable(this.engine)) {
-      mainEngine.fail(this.engine); // no-op if already done; starts loading a fresh engine
-      const fresh = mainEngine.ready;
-      if (!fresh) {
-        // Not loaded yet, or the last load failed: make sure a load is under way (a failed one is retried).
-        mainEngine.get().catch(() => {});
-        const why = mainEngine.lastLoadError ? ` (last attempt: ${truncate(String(mainEngine.lastLoadError))})` : '';
-        throw new ScriptError('runtime', `Script engine is restarting after a failure; try again shortly${why}`);
-      }
-      this.engine = fresh;
+    const engine = this.engine;
+    if (!engine || !usable(engine)) {
+      this.dropEngine();
+      this.prepare().catch(() => {});
+      const last = this.lastEngineError;
+      const why = last ? ` (last attempt: ${truncate(String(last))})` : '';
+      throw new ScriptError('runtime', `Script engine is restarting after a failure; try again shortly${why}`);
     }
     try {
-      this.sandbox = new Sandbox(this.engine, this.spec);
+      this.sandbox = new Sandbox(engine, this.spec);
     } catch (err) {
       if (err instanceof ScriptError) throw err;
-      mainEngine.fail(this.engine);
+      this.dropEngine();
       throw new ScriptError('runtime', `Script engine failure while rebuilding the sandbox: ${String(err)}`);
     }
     return this.sandbox;
@@ -1057,6 +1157,7 @@ class QuickJSScript implements CompiledScript {
     if (this.disposed) return;
     this.disposed = true;
     this.discardSandbox();
+    this.engine = undefined;
   }
 }
 
@@ -1081,13 +1182,13 @@ export async function compileScript(opts: CompileOptions): Promise<CompiledScrip
   }
   const isAsync = await probeCompile(params, body, limits);
   const spec: ScriptSpec = { params: [...params], body, helpers: opts.helpers, isAsync, limits };
-  const engine = await loadEngine(mainEngine);
+  const engine = await loadEngine(() => createEngine(engineMemoryCap(limits.memoryBytes)));
   let sandbox: Sandbox;
   try {
     sandbox = new Sandbox(engine, spec);
   } catch (err) {
     if (err instanceof ScriptError) throw err;
-    mainEngine.fail(engine);
+    engine.dead = true;
     throw new ScriptError('compile', `Script engine failure while compiling: ${String(err)}`);
   }
   return new QuickJSScript(engine, spec, sandbox);

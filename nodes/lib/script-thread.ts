@@ -1,30 +1,39 @@
 /**
- * Runs deployed scripts (the script node's, the converters') in one worker_thread beside Node-RED's event loop
- * instead of on it. Measured on the 2-core bench machine: a QuickJS call is about 16-20 µs, two per message on
- * the knob-to-device path, about a third of the Node-RED process's time (bench/README.md); through the thread
- * the event loop keeps only the JSON of the arguments, a string per call each way, and the parse of the result.
+ * Runs every deployed script (the script node's, the converters') in a worker_thread, called synchronously:
+ * the event loop hands one call over through shared memory (script-channel.ts) and waits for the answer with
+ * the call's deadline. That keeps the per-message semantics of a call on the event loop (one message at a
+ * time, in order, no promise) and adds a bound that does not depend on QuickJS: QuickJS checks its time limit
+ * between bytecodes, so one slow built-in call (a naive `indexOf` over long strings, a sort of long strings)
+ * could run for minutes. When the answer is not there at the time limit plus GRACE_MS, the thread is ended
+ * (V8 stops WebAssembly at its next loop iteration or call) and a spare thread, started and warmed up in
+ * advance, takes over. Only one call is ever in a thread, so ending it fails no other script's call; the
+ * scripts it held are compiled again in the new thread on their next call.
  *
- * Calls made in one turn of the event loop go over as one batch (flushed on setImmediate), so under load a
- * hand-off carries many calls and costs about a microsecond each; the thread answers every batch in order.
- * Isolation, limits, error descriptions and recovery are script-runtime's, unchanged, inside the thread.
- *
- * Beyond that the thread can be stopped from outside: a watchdog ends it if a batch is not answered within
- * twice the sum of its calls' time limits plus 10 s (it cannot happen while QuickJS's own interrupt works; it
- * is the backstop). A thread that ended for any reason fails the calls it held, with an error, and the next
- * call starts a new one, which compiles every live script again before running it.
- *
- * It is off by default: set RULE_ENGINE_SCRIPT_THREAD=on in Node-RED's environment to use it. Measured on the
- * 2-vCPU bench machine (bench/README.md) it raises throughput (knob-to-device path 0.25 → 0.30 of Node-RED's
- * pass-through, uplink about +45%) but each hand-off can wait for the other thread to be woken, and the p99
- * latency of the two-script path at 1,000 msg/s went from about 3 ms to about 14 ms. Scripts also run on the
- * event loop when a worker cannot be started.
+ * While it waits, the event loop spins for a moment before it sleeps, and the thread spins for a moment after
+ * each answer: a call then crosses in about a microsecond each way instead of the tens of microseconds that
+ * waking a sleeping thread takes here (bench/README.md).
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
-  type CompiledScript,
+  Channel,
+  type Described,
+  ID,
+  LENGTH,
+  newChannelBuffers,
+  OP,
+  OP_CALL,
+  OP_COMPILE,
+  OP_DISPOSE,
+  REPLY,
+  REQUEST,
+  STATE,
+  STATE_READY,
+  STATUS,
+  STATUS_OK,
+} from './script-channel';
+import {
   type CompileOptions,
-  compileScript,
   parseResult,
   resolveLimits,
   ScriptError,
@@ -32,326 +41,324 @@ import {
   type ScriptLimits,
   serializeArgs,
 } from './script-runtime';
-import type { Described, ThreadReply, ThreadRequest } from './script-worker';
+import type { WorkerSettings } from './script-worker';
 
-/** A compiled script whose calls answer asynchronously. */
+/** A compiled script. */
 export interface ThreadedScript {
   /** Runs the script; resolves with its result or rejects with ScriptError (see CompiledScript.invoke). */
   invoke(args: unknown[]): Promise<unknown>;
-  /** Only when the script runs on the event loop: CompiledScript.invoke itself. */
-  invokeSync?(args: unknown[]): unknown;
+  /** The same call without a promise; present while a script thread is ready to take it. */
+  readonly invokeSync?: (args: unknown[]) => unknown;
   dispose(): void;
 }
 
 const WORKER_FILE = path.join(__dirname, 'script-worker.js');
-/**
- * The watchdog allows a batch twice the sum of its calls' time limits plus this. QuickJS checks its interrupt
- * between bytecodes, so one long built-in call can overrun a limit: a memory bomb with a 2 s limit was seen
- * stopping after 4.7 s on the event loop and 6.5 s in the thread. The watchdog is for a thread that hangs.
- */
-const GRACE_MS = 10_000;
-const WATCHDOG_EVERY_MS = 250;
+/** How far past a call's time limit the event loop waits before it ends the thread. */
+export const GRACE_MS = 15;
+/** Setting up a sandbox is allowed at least this long (script-runtime's MIN_SETUP_TIMEOUT_MS and more). */
+const COMPILE_BUDGET_MS = 5_000;
+/** How long the event loop spins for an answer before it sleeps in Atomics.wait. */
+const MAIN_SPIN_MS = 1;
 
-interface Call {
-  script: RemoteScript;
-  json: string;
-  resolve(value: unknown): void;
-  reject(err: unknown): void;
-}
-
-interface Batch {
-  calls: Call[];
-  budgetMs: number;
+function spinMicros(): number {
+  const v = Number(process.env.RULE_ENGINE_SCRIPT_SPIN_US);
+  return Number.isFinite(v) && v >= 0 ? v : 200;
 }
 
 function errorFrom(d: Described): ScriptError {
   return new ScriptError(d[0] as ScriptErrorKind, d[1], d[2] ?? undefined);
 }
 
-class RemoteScript implements ThreadedScript {
-  /** The thread generation this script was last compiled in. */
-  generation = -1;
+/** One worker thread and its channel. */
+class ScriptWorker {
+  readonly channel: Channel;
+  readonly worker: Worker;
+  private sequence = 0;
+  dead = false;
+  /** Why it was ended, for errors. */
+  endedBecause = '';
+
+  constructor(workerFile: string) {
+    const buffers = newChannelBuffers();
+    const settings: WorkerSettings = { ...buffers, spinMicros: spinMicros() };
+    this.channel = new Channel(buffers);
+    const worker = new Worker(workerFile, { workerData: settings });
+    this.worker = worker;
+    // Kept referenced while it starts, so that a process waiting for it does not exit; idle, it never keeps
+    // Node-RED from exiting.
+    this.booted = new Promise<boolean>((resolve) => {
+      worker.on('message', (m) => {
+        if (m === 'ready') {
+          worker.unref();
+          resolve(true);
+        }
+      });
+      worker.on('exit', () => resolve(false));
+    });
+    worker.on('error', (err) => this.end(`it failed: ${err.message}`));
+    worker.on('exit', (code) => this.end(`it exited with code ${code}`));
+  }
+
+  private readonly booted: Promise<boolean>;
+
+  get ready(): boolean {
+    return !this.dead && Atomics.load(this.channel.control, STATE) === STATE_READY;
+  }
+
+  /** Resolves once ready, false if it died first. */
+  whenReady(): Promise<boolean> {
+    return this.booted;
+  }
+
+  end(reason: string): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.endedBecause = reason;
+    this.worker.terminate().catch(() => {});
+  }
+
+  /**
+   * Sends one request and waits for its answer, at most `budgetMs`. Returns the answer's status and text, or
+   * undefined when the thread did not answer in time or died (it has been ended then).
+   */
+  request(op: number, id: number, text: string, budgetMs: number): { status: number; text: string } | undefined {
+    const control = this.channel.control;
+    const length = this.channel.write(text);
+    if (length < 0) throw new ScriptError('size', 'Script input does not fit the script thread');
+    control[OP] = op;
+    control[ID] = id;
+    control[LENGTH] = length;
+    const request = ++this.sequence;
+    Atomics.store(control, REQUEST, request);
+    Atomics.notify(control, REQUEST);
+    const start = performance.now();
+    const deadline = start + budgetMs;
+    const spinUntil = start + MAIN_SPIN_MS;
+    for (;;) {
+      if (Atomics.load(control, REPLY) === request) break;
+      const now = performance.now();
+      if (now >= deadline) {
+        this.end(`it did not answer within ${budgetMs} ms`);
+        return undefined;
+      }
+      if (now >= spinUntil) {
+        if (Atomics.load(control, STATE) !== STATE_READY) {
+          this.end('its loop stopped');
+          return undefined;
+        }
+        Atomics.wait(control, REPLY, request - 1, Math.min(deadline - now, 100));
+      }
+    }
+    return { status: control[STATUS] as number, text: this.channel.read(control[LENGTH] as number) };
+  }
+}
+
+class HostedScript implements ThreadedScript {
+  /** The worker this script is compiled in. */
+  worker: ScriptWorker | undefined;
   disposed = false;
+  readonly text: string;
 
   constructor(
     readonly id: number,
-    readonly opts: CompileOptions,
+    opts: CompileOptions,
     readonly limits: Required<ScriptLimits>,
-    private readonly thread: ScriptThread,
-  ) {}
+    private readonly host: ScriptHost,
+  ) {
+    this.text = JSON.stringify({ ...opts, limits });
+  }
 
-  invoke(args: unknown[]): Promise<unknown> {
-    if (this.disposed) return Promise.reject(new ScriptError('runtime', 'Script has been disposed'));
-    let json: string;
-    try {
-      json = serializeArgs(args, this.limits);
-    } catch (err) {
-      return Promise.reject(err);
+  readonly call = (args: unknown[]): unknown => {
+    if (this.disposed) throw new ScriptError('runtime', 'Script has been disposed');
+    return this.host.call(this, serializeArgs(args, this.limits));
+  };
+
+  get invokeSync(): ((args: unknown[]) => unknown) | undefined {
+    return this.host.loadedIn(this) ? this.call : undefined;
+  }
+
+  async invoke(args: unknown[]): Promise<unknown> {
+    if (this.disposed) throw new ScriptError('runtime', 'Script has been disposed');
+    if (!this.host.loadedIn(this)) {
+      await this.host.whenReady();
+      this.host.reload(this);
+      // The call in a turn of the event loop of its own: compiling and calling are never held back to back.
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    return this.thread.call(this, json);
+    return this.call(args);
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    this.thread.release(this);
+    this.host.release(this);
   }
 }
 
-export interface ScriptThreadOptions {
+export interface ScriptHostOptions {
   /** The worker's script (tests use one that never answers). */
   workerFile?: string;
-  /** See GRACE_MS. */
-  graceMs?: number;
 }
 
-export class ScriptThread {
+export class ScriptHost {
   private readonly workerFile: string;
-  private readonly graceMs: number;
-  private worker: Worker | undefined;
-  private generation = 0;
+  private active: ScriptWorker | undefined;
+  private spare: ScriptWorker | undefined;
   private nextId = 1;
-  private queue: Call[] = [];
-  private flushScheduled = false;
-  private readonly inflight: Batch[] = [];
-  /** When the oldest batch in flight became the one the thread works on. */
-  private oldestSince = 0;
-  private readonly compiles = new Map<number, { resolve(): void; reject(err: unknown): void }>();
-  private watchdog: NodeJS.Timeout | undefined;
-  private stopReason = '';
-  private referenced = false;
-  private readonly flushBound = () => this.flush();
+  private readonly live = new Set<HostedScript>();
+  /** Threads ended because a call or a compilation overran its deadline (or the thread died). */
+  restarts = 0;
 
-  constructor(options: ScriptThreadOptions = {}) {
+  constructor(options: ScriptHostOptions = {}) {
     this.workerFile = options.workerFile ?? WORKER_FILE;
-    this.graceMs = options.graceMs ?? GRACE_MS;
+  }
+
+  /** True when a thread is ready to take a call now. */
+  get ready(): boolean {
+    return this.current()?.ready === true;
+  }
+
+  /** Resolves once a thread is ready (starting one if needed). Rejects if threads keep dying while starting. */
+  async whenReady(): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const w = this.current() ?? this.promote();
+      if (await w.whenReady()) return;
+    }
+    throw new ScriptError('runtime', 'The script thread cannot start');
   }
 
   async compile(opts: CompileOptions): Promise<ThreadedScript> {
     const limits = resolveLimits(opts.limits);
-    const script = new RemoteScript(this.nextId++, { ...opts, limits }, limits, this);
-    await new Promise<void>((resolve, reject) => {
-      this.compiles.set(script.id, { resolve, reject });
-      try {
-        this.post(this.ensureWorker(), { op: 'compile', id: script.id, opts: script.opts });
-        script.generation = this.generation;
-      } catch (err) {
-        this.compiles.delete(script.id);
-        reject(err);
-      }
-      this.updateRef();
-    });
+    const script = new HostedScript(this.nextId++, opts, limits, this);
+    await this.whenReady();
+    this.load(script, limits);
+    this.live.add(script);
     return script;
   }
 
-  call(script: RemoteScript, json: string): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ script, json, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        setImmediate(this.flushBound);
-      }
+  /** True when the script is compiled in the thread that is ready for calls now. */
+  loadedIn(script: HostedScript): boolean {
+    const w = this.active;
+    return w !== undefined && script.worker === w && w.ready;
+  }
+
+  /** Runs one call synchronously; returns the result or throws ScriptError. */
+  call(script: HostedScript, json: string): unknown {
+    const w = this.current();
+    if (!w?.ready) throw new ScriptError('runtime', 'The script thread is restarting; try again shortly');
+    if (script.worker !== w) this.reload(script);
+    const answer = w.request(OP_CALL, script.id, json, script.limits.timeoutMs + GRACE_MS);
+    if (!answer) {
+      this.lost(w);
+      throw new ScriptError('timeout', `Script timed out after ${script.limits.timeoutMs} ms (its thread was ended)`);
+    }
+    if (answer.status !== STATUS_OK) throw errorFrom(JSON.parse(answer.text) as Described);
+    return parseResult(answer.text);
+  }
+
+  release(script: HostedScript): void {
+    this.live.delete(script);
+    const w = script.worker;
+    script.worker = undefined;
+    if (w && w === this.active && w.ready) {
+      if (!w.request(OP_DISPOSE, script.id, '', COMPILE_BUDGET_MS)) this.lost(w);
+    }
+  }
+
+  /** Ends both threads (tests; a host used after close() starts new ones). */
+  close(): void {
+    for (const w of [this.active, this.spare]) w?.end('the host was closed');
+    this.active = undefined;
+    this.spare = undefined;
+  }
+
+  /** Ends the current thread, as an overrun would (tests). */
+  endThread(reason: string): void {
+    const w = this.active;
+    if (w) {
+      w.end(reason);
+      this.lost(w);
+    }
+  }
+
+  /** The thread calls go to, promoting the spare when the active one died. */
+  private current(): ScriptWorker | undefined {
+    if (this.active && !this.active.dead) return this.active;
+    return this.promote();
+  }
+
+  private promote(): ScriptWorker {
+    const w = this.spare && !this.spare.dead ? this.spare : new ScriptWorker(this.workerFile);
+    this.active = w;
+    this.spare = undefined;
+    // Starting a thread costs the event loop a few milliseconds: not in the call that ended the last one.
+    setImmediate(() => {
+      if (this.active === w && !this.spare) this.spare = new ScriptWorker(this.workerFile);
+    });
+    return w;
+  }
+
+  private lost(w: ScriptWorker): void {
+    if (this.active !== w) return;
+    this.restarts++;
+    const next = this.promote();
+    setImmediate(() => {
+      this.reloadAll(next).catch(() => {});
     });
   }
 
-  release(script: RemoteScript): void {
-    // Calls queued before the dispose go first: the thread handles requests in order.
-    if (this.queue.length > 0) this.flush();
-    if (this.worker && script.generation === this.generation) {
-      this.post(this.worker, { op: 'dispose', id: script.id });
+  /** Compiles the script in the current thread (synchronously: the caller waits for it). */
+  private load(script: HostedScript, limits: Required<ScriptLimits>): void {
+    const w = this.current();
+    if (!w?.ready) throw new ScriptError('runtime', 'The script thread is restarting; try again shortly');
+    const budget = COMPILE_BUDGET_MS + 2 * Math.max(limits.timeoutMs, 1000);
+    const answer = w.request(OP_COMPILE, script.id, script.text, budget);
+    if (!answer) {
+      this.lost(w);
+      throw new ScriptError('timeout', `Script setup did not finish within ${budget} ms (its thread was ended)`);
     }
+    if (answer.status !== STATUS_OK) throw errorFrom(JSON.parse(answer.text) as Described);
+    script.worker = w;
   }
 
-  /** Ends the thread as a crash would (tests, and the watchdog). */
-  stop(reason: string): Promise<number> | undefined {
-    const w = this.worker;
-    if (!w) return undefined;
-    this.stopReason = reason;
-    return w.terminate();
-  }
-
-  private flush(): void {
-    this.flushScheduled = false;
-    const calls = this.queue;
-    if (calls.length === 0) return;
-    this.queue = [];
-    let worker: Worker;
+  /**
+   * After a thread restart: compiles the script again in the current thread (synchronously). It compiled
+   * before, so a failure here is the engine's, reported as such and never counted against the script.
+   */
+  reload(script: HostedScript): void {
+    if (script.disposed || this.loadedIn(script)) return;
     try {
-      worker = this.ensureWorker();
+      this.load(script, script.limits);
     } catch (err) {
-      const e = new ScriptError('runtime', `Script thread cannot start: ${(err as Error).message}`);
-      for (const c of calls) c.reject(e);
-      return;
+      const why = err instanceof Error ? err.message : String(err);
+      throw new ScriptError('runtime', `Script could not be loaded again after the script thread restarted: ${why}`);
     }
-    const ids = new Array<number>(calls.length);
-    const jsons = new Array<string>(calls.length);
-    let budgetMs = this.graceMs;
-    for (let i = 0; i < calls.length; i++) {
-      const c = calls[i] as Call;
-      const s = c.script;
-      if (s.generation !== this.generation) {
-        // A new thread: compile again what the last one held (its answer is not awaited; the calls wait in it).
-        this.post(worker, { op: 'compile', id: s.id, opts: s.opts });
-        s.generation = this.generation;
+  }
+
+  /** Compiles every live script in a new thread, one per turn of the event loop, before their next call. */
+  private async reloadAll(w: ScriptWorker): Promise<void> {
+    if (!(await w.whenReady())) return;
+    for (const script of [...this.live]) {
+      if (this.active !== w) return;
+      await new Promise((resolve) => setImmediate(resolve));
+      try {
+        this.reload(script);
+      } catch {
+        // Its next call reports it.
       }
-      ids[i] = s.id;
-      jsons[i] = c.json;
-      budgetMs += 2 * s.limits.timeoutMs;
-    }
-    this.post(worker, { op: 'run', ids, jsons });
-    if (this.inflight.length === 0) this.oldestSince = Date.now();
-    this.inflight.push({ calls, budgetMs });
-    this.updateRef();
-    if (!this.watchdog) {
-      this.watchdog = setInterval(() => this.check(), WATCHDOG_EVERY_MS);
-      this.watchdog.unref();
-    }
-  }
-
-  private check(): void {
-    const oldest = this.inflight[0];
-    if (!oldest) {
-      clearInterval(this.watchdog);
-      this.watchdog = undefined;
-      return;
-    }
-    if (Date.now() - this.oldestSince > oldest.budgetMs) {
-      this.stop(`it did not answer within ${oldest.budgetMs} ms`);
-    }
-  }
-
-  private onReply(worker: Worker, r: ThreadReply): void {
-    if (worker !== this.worker) return;
-    if (r.op === 'results') {
-      const batch = this.inflight.shift();
-      if (!batch) return;
-      this.oldestSince = Date.now();
-      const { calls } = batch;
-      const { outs } = r;
-      for (let i = 0; i < calls.length; i++) {
-        const c = calls[i] as Call;
-        const out = outs[i] ?? 'x["runtime","Script thread protocol error",null]';
-        if (out.charCodeAt(0) === 120 /* x */) {
-          c.reject(errorFrom(JSON.parse(out.slice(1)) as Described));
-          continue;
-        }
-        let value: unknown;
-        try {
-          value = parseResult(out);
-        } catch (err) {
-          c.reject(err);
-          continue;
-        }
-        c.resolve(value);
-      }
-    } else {
-      const pending = this.compiles.get(r.id);
-      if (!pending) return; // a compile again after a restart: its calls report any error
-      this.compiles.delete(r.id);
-      if (r.error) pending.reject(errorFrom(r.error));
-      else pending.resolve();
-    }
-    this.updateRef();
-  }
-
-  private onExit(worker: Worker, code: number, error: unknown): void {
-    if (worker !== this.worker) return;
-    this.worker = undefined;
-    this.generation++;
-    const why = this.stopReason || (error instanceof Error ? error.message : `it exited with code ${code}`);
-    this.stopReason = '';
-    const err = new ScriptError('runtime', `Script engine failure (the script thread stopped: ${why}); restarting`);
-    const batches = this.inflight.splice(0);
-    for (const b of batches) for (const c of b.calls) c.reject(err);
-    for (const p of this.compiles.values()) p.reject(err);
-    this.compiles.clear();
-    this.referenced = false;
-    if (this.queue.length > 0 && !this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushBound);
-    }
-  }
-
-  private ensureWorker(): Worker {
-    if (this.worker) return this.worker;
-    const worker = new Worker(this.workerFile);
-    let error: unknown;
-    worker.on('message', (r: ThreadReply) => this.onReply(worker, r));
-    worker.on('error', (e) => {
-      error = e;
-    });
-    worker.on('exit', (code) => this.onExit(worker, code, error));
-    worker.unref();
-    this.worker = worker;
-    this.referenced = false;
-    return worker;
-  }
-
-  private post(worker: Worker, req: ThreadRequest): void {
-    worker.postMessage(req);
-  }
-
-  /** Keeps the process alive only while the thread holds work for it. */
-  private updateRef(): void {
-    const w = this.worker;
-    if (!w) return;
-    const busy = this.inflight.length > 0 || this.compiles.size > 0;
-    if (busy !== this.referenced) {
-      this.referenced = busy;
-      if (busy) w.ref();
-      else w.unref();
     }
   }
 }
 
-/** On the event loop: the same interface over script-runtime directly, plus the call without a promise. */
-class LocalScript implements ThreadedScript {
-  constructor(private readonly script: CompiledScript) {}
-  invoke(args: unknown[]): Promise<unknown> {
-    try {
-      return Promise.resolve(this.script.invoke(args));
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-  invokeSync(args: unknown[]): unknown {
-    return this.script.invoke(args);
-  }
-  dispose(): void {
-    this.script.dispose();
-  }
-}
+let shared: ScriptHost | undefined;
 
-let shared: ScriptThread | undefined;
-
-/** Off unless RULE_ENGINE_SCRIPT_THREAD is on / 1 / true / yes: see the file comment for why. */
-export function threadEnabled(): boolean {
-  const v = String(process.env.RULE_ENGINE_SCRIPT_THREAD ?? '')
-    .trim()
-    .toLowerCase();
-  return v === 'on' || v === '1' || v === 'true' || v === 'yes';
-}
-
-/** The thread all deployed scripts share (started on first use), or undefined when scripts run in-process. */
-export function scriptThread(): ScriptThread | undefined {
-  if (!threadEnabled()) return undefined;
-  shared ??= new ScriptThread();
+/** The host all deployed scripts share (its threads start on first use). */
+export function scriptHost(): ScriptHost {
+  shared ??= new ScriptHost();
   return shared;
 }
 
-/**
- * Compiles a script in the script thread (or in-process when the thread is off or cannot start). Rejects like
- * compileScript().
- */
-export async function compileThreadedScript(opts: CompileOptions): Promise<ThreadedScript> {
-  const thread = scriptThread();
-  if (thread) {
-    try {
-      return await thread.compile(opts);
-    } catch (err) {
-      if (err instanceof ScriptError || err instanceof TypeError) throw err;
-      // The worker itself could not be created: run on the event loop rather than not at all.
-    }
-  }
-  return new LocalScript(await compileScript(opts));
+/** Compiles a script in the script thread. Rejects like compileScript(). */
+export function compileThreadedScript(opts: CompileOptions): Promise<ThreadedScript> {
+  return scriptHost().compile(opts);
 }

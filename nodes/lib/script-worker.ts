@@ -1,108 +1,124 @@
 /**
- * The script thread's side (see script-thread.ts): a worker_thread holding the QuickJS sandboxes of every
- * deployed script, so that running them costs Node-RED's event loop only the JSON in and out. The sandboxes,
- * limits and recovery are script-runtime's own; this file only keeps them by id and answers in order.
+ * The script thread's side (see script-thread.ts): a worker_thread that holds the QuickJS sandbox of every
+ * deployed script and answers one request at a time through the shared memory of script-channel.ts. Isolation,
+ * limits, error descriptions and recovery are script-runtime's own; this file keeps the scripts by id.
  *
- * Messages from the main thread, handled strictly in the order they arrive:
- *   { op: 'compile', id, opts }   answered { op: 'compiled', id, error? }
- *   { op: 'run', ids, jsons }     answered { op: 'results', outs }: per call `u`, `v` + the result's JSON, or
- *                                 `x` + the JSON of [kind, message, lineNumber] of the ScriptError it threw
- *   { op: 'dispose', id }         not answered
+ * Between requests it spins for a moment (a request that follows soon is picked up without waking a sleeping
+ * thread, which costs tens of microseconds here), then sleeps in Atomics.wait.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import {
+  Channel,
+  type ChannelBuffers,
+  type Described,
+  ID,
+  LENGTH,
+  OP,
+  OP_CALL,
+  OP_COMPILE,
+  OP_DISPOSE,
+  REPLY,
+  REQUEST,
+  STATE,
+  STATE_FAILED,
+  STATE_READY,
+  STATUS,
+  STATUS_ERROR,
+  STATUS_OK,
+} from './script-channel';
 import { type CompiledScript, type CompileOptions, compileScript, ScriptError } from './script-runtime';
 
-export type ThreadRequest =
-  | { op: 'compile'; id: number; opts: CompileOptions }
-  | { op: 'run'; ids: number[]; jsons: string[] }
-  | { op: 'dispose'; id: number };
+export interface WorkerSettings extends ChannelBuffers {
+  /** How long the thread spins for the next request before it sleeps, in microseconds. */
+  spinMicros: number;
+}
 
-export type ThreadReply = { op: 'compiled'; id: number; error?: Described } | { op: 'results'; outs: string[] };
-
-export type Described = [kind: string, message: string, lineNumber: number | null];
-
-function describeError(err: unknown): Described {
+function describe(err: unknown): Described {
   if (err instanceof ScriptError) return [err.kind, err.message, err.lineNumber ?? null];
   return ['runtime', `Script thread failure: ${err instanceof Error ? err.message : String(err)}`, null];
 }
 
-const ready = new Map<number, CompiledScript>();
-const compiling = new Map<number, Promise<void>>();
-const failed = new Map<number, Described>();
-/** Requests that arrived while an earlier one waited for a compilation: run after it, in order. */
-let waiting = 0;
-let tail: Promise<void> = Promise.resolve();
+const settings = workerData as WorkerSettings;
+const channel = new Channel(settings);
+const control = channel.control;
+const scripts = new Map<number, CompiledScript>();
 
-function compile(id: number, opts: CompileOptions, reply: (r: ThreadReply) => void): void {
-  const done = compileScript(opts).then(
-    (script) => {
-      ready.set(id, script);
-      reply({ op: 'compiled', id });
-    },
-    (err: unknown) => {
-      failed.set(id, describeError(err));
-      reply({ op: 'compiled', id, error: describeError(err) });
-    },
-  );
-  compiling.set(
-    id,
-    done.finally(() => compiling.delete(id)),
-  );
+/** Waits until the request number differs from `seen`; returns it. */
+function nextRequest(seen: number): number {
+  const until = performance.now() + settings.spinMicros / 1000;
+  let request = Atomics.load(control, REQUEST);
+  while (request === seen && performance.now() < until) request = Atomics.load(control, REQUEST);
+  while (request === seen) {
+    Atomics.wait(control, REQUEST, seen);
+    request = Atomics.load(control, REQUEST);
+  }
+  return request;
 }
 
-function runBatch(ids: number[], jsons: string[]): string[] {
-  const outs = new Array<string>(ids.length);
-  for (let i = 0; i < ids.length; i++) {
-    const id = ids[i] as number;
-    const script = ready.get(id);
-    if (!script) {
-      outs[i] = `x${JSON.stringify(failed.get(id) ?? ['runtime', 'Script is not loaded in the script thread', null])}`;
-      continue;
+function answer(request: number, status: number, text: string): void {
+  control[STATUS] = status;
+  control[LENGTH] = channel.write(text);
+  Atomics.store(control, REPLY, request);
+  Atomics.notify(control, REPLY);
+}
+
+/** Handles one request; returns the script that may need a new engine before the next one. */
+async function handle(request: number): Promise<CompiledScript | undefined> {
+  const op = control[OP];
+  const id = control[ID] as number;
+  const text = channel.read(control[LENGTH] as number);
+  try {
+    if (op === OP_CALL) {
+      const script = scripts.get(id);
+      if (!script) throw new ScriptError('runtime', 'Script is not loaded in the script thread');
+      if (script.needsEngine) await script.prepare();
+      try {
+        answer(request, STATUS_OK, script.invokeJson(text));
+      } catch (err) {
+        answer(request, STATUS_ERROR, JSON.stringify(describe(err)));
+      }
+      return script;
     }
-    try {
-      outs[i] = script.invokeJson(jsons[i] as string);
-    } catch (err) {
-      outs[i] = `x${JSON.stringify(describeError(err))}`;
+    if (op === OP_COMPILE) {
+      scripts.get(id)?.dispose();
+      scripts.delete(id);
+      scripts.set(id, await compileScript(JSON.parse(text) as CompileOptions));
+      answer(request, STATUS_OK, 'u');
+      return undefined;
     }
+    if (op === OP_DISPOSE) {
+      scripts.get(id)?.dispose();
+      scripts.delete(id);
+      answer(request, STATUS_OK, 'u');
+      return undefined;
+    }
+    throw new ScriptError('runtime', `Script thread protocol error (operation ${op})`);
+  } catch (err) {
+    answer(request, STATUS_ERROR, JSON.stringify(describe(err)));
+    return undefined;
   }
-  return outs;
 }
 
-function dispose(id: number): void {
-  ready.get(id)?.dispose();
-  ready.delete(id);
-  failed.delete(id);
+async function serve(): Promise<void> {
+  // The first engine of a thread compiles much of QuickJS's code lazily (about 100 ms): done before any
+  // request, so that no call waits for it.
+  const warm = await compileScript({ params: ['m'], body: 'return m;' });
+  warm.invoke([1]);
+  warm.dispose();
+  // Read before saying ready: a request sent right after would otherwise be taken as already seen.
+  let seen = Atomics.load(control, REQUEST);
+  Atomics.store(control, STATE, STATE_READY);
+  parentPort?.postMessage('ready');
+  for (;;) {
+    seen = nextRequest(seen);
+    const called = await handle(seen);
+    // An engine lost in the call (its memory filled, or it failed) is replaced now, not in the next call.
+    if (called?.needsEngine) await called.prepare();
+  }
 }
 
-/** Handles one request: at once, or after the compilations it needs and the requests before it. */
-function handle(req: ThreadRequest, reply: (r: ThreadReply) => void): void {
-  if (req.op === 'compile') {
-    compile(req.id, req.opts, reply);
-    return;
-  }
-  const pending = req.op === 'run' ? req.ids.filter((id) => compiling.has(id)) : compiling.has(req.id) ? [req.id] : [];
-  const act = () => {
-    if (req.op === 'run') reply({ op: 'results', outs: runBatch(req.ids, req.jsons) });
-    else dispose(req.id);
-  };
-  if (waiting === 0 && pending.length === 0) {
-    act();
-    return;
-  }
-  waiting++;
-  tail = tail
-    .then(() => Promise.all(pending.map((id) => compiling.get(id))))
-    .then(act)
-    .catch(() => {
-      // Nothing in act() throws but a failed postMessage, which the main thread's watchdog catches.
-    })
-    .finally(() => {
-      waiting--;
-    });
-}
-
-if (parentPort) {
-  const port = parentPort;
-  const reply = (r: ThreadReply) => port.postMessage(r);
-  port.on('message', (req: ThreadRequest) => handle(req, reply));
-}
+serve().catch(() => {
+  Atomics.store(control, STATE, STATE_FAILED);
+  Atomics.notify(control, STATE);
+  Atomics.notify(control, REPLY);
+});
