@@ -8,7 +8,6 @@
  * 22-24 (broker down, broker restart during a QoS 1 stream, invalid downlink topics), plus the content types.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
@@ -21,6 +20,7 @@ import {
   type TestMqttBroker,
 } from './mqtt-broker';
 import { type AnyMsg, collect, delay, helper, inTab, nextMessage, nodeRedDir, statusCalls } from './support';
+import { tbDownlinkEncoder, tbTutorialScript, tbUplinkDecoder } from './tb-fixtures';
 
 const deviceStoreNode = require('../nodes/device-store/device-store');
 const integrationNode = require('../nodes/integration/integration');
@@ -57,13 +57,9 @@ const nodes = [
 
 // ------------------------------------------------------------------------------------------------ fixtures
 
-const fixtures = path.join(__dirname, '../../../shared/fixtures/thingsboard');
-const readFixture = (f: string) => JSON.parse(readFileSync(path.join(fixtures, f), 'utf8'));
-const FIXTURE_DECODER: string = readFixture('sensor_uplink_converter.json').configuration.decoder;
-const FIXTURE_ENCODER: string = readFixture('mqtt-downlink-downlink-converter.json').configuration.encoder;
-const TUTORIAL_SCRIPT: string = readFixture('mqtt-downlink-root-rule-chain.json').metadata.nodes.find(
-  (n: { type: string }) => n.type.endsWith('TbTransformMsgNode'),
-).configuration.jsScript;
+const FIXTURE_DECODER = tbUplinkDecoder();
+const FIXTURE_ENCODER = tbDownlinkEncoder();
+const TUTORIAL_SCRIPT = tbTutorialScript();
 
 /** A decoder that hands the parsed JSON back as the result, as a careless converter would. */
 const PASS_THROUGH_DECODER = 'return decodeToJson(payload);';

@@ -5,9 +5,8 @@
  * Inputs come from a seeded generator, so a failure can be replayed (the seed is in the test name).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { helper, inTab, onMessage } from './support';
+import { tbUplinkDecoder } from './tb-fixtures';
 
 const SEED = 20261125;
 const COUNT = 10_000;
@@ -102,9 +101,7 @@ function generator(seed: number) {
   };
 }
 
-const fixtures = path.join(__dirname, '../../../shared/fixtures/thingsboard');
-const decoder = JSON.parse(readFileSync(path.join(fixtures, 'sensor_uplink_converter.json'), 'utf8')).configuration
-  .decoder;
+const decoder = tbUplinkDecoder();
 const nodes = [
   require('../nodes/device-store/device-store'),
   require('../nodes/integration/integration'),

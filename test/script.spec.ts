@@ -3,8 +3,6 @@
  * tutorial's script, and the Test route's permissions.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import {
   type AnyMsg,
   collect,
@@ -16,6 +14,7 @@ import {
   sendAndWait,
   statusCalls,
 } from './support';
+import { tbTutorialScript } from './tb-fixtures';
 
 const scriptNode = require('../nodes/script/script');
 
@@ -49,14 +48,7 @@ describe('script node', () => {
   afterEach(() => helper.unload());
 
   it("runs the tutorial's script unchanged", async () => {
-    const chain = JSON.parse(
-      readFileSync(
-        path.join(__dirname, '../../../shared/fixtures/thingsboard/mqtt-downlink-root-rule-chain.json'),
-        'utf8',
-      ),
-    );
-    const script = chain.metadata.nodes.find((n: { type: string }) => n.type.endsWith('TbTransformMsgNode'))
-      .configuration.jsScript;
+    const script = tbTutorialScript();
     const { port, msg } = await run(script, input({ payload: { method: 'setValue', params: '42' } }));
     assert.equal(port, 'ok');
     assert.deepEqual(msg.payload, { method: 'setValue', params: '42', deviceName: 'Thermostat-A' });
