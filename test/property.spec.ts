@@ -1,5 +1,5 @@
 /**
- * RELIABILITY case 30: 10,000 random and hostile inputs (random bytes, non-UTF-8, random JSON, deep nesting,
+ * Robustness under random input: 10,000 random and hostile inputs (random bytes, non-UTF-8, random JSON, deep nesting,
  * `__proto__` keys, oversized payloads) through the uplink converter and a script: never an uncaught error,
  * never a hang, and for every input exactly one outcome: Success or Failure, never both, never neither.
  * Inputs come from a seeded generator, so a failure can be replayed (the seed is in the test name).

@@ -1,6 +1,7 @@
 /**
- * The script node on the real Node-RED runtime: ThingsBoard's contract, RELIABILITY.md cases 1-11, the
- * tutorial's script, and the Test route's permissions.
+ * The script node on the real Node-RED runtime: ThingsBoard's contract; isolation of each script from Node.js,
+ * from other scripts and from its own earlier calls; time limits and blocking; size limits and syntax errors;
+ * the tutorial's script, and the Test route's permissions.
  */
 import assert from 'node:assert/strict';
 import {
@@ -100,7 +101,7 @@ describe('script node', () => {
     assert.match(String(msg.error?.message), /empty/);
   });
 
-  describe('isolation (RELIABILITY 1, 2, 10)', () => {
+  describe('isolation', () => {
     const escapes: Array<[string, string]> = [
       ['msg.constructor.constructor', "return {msg: {r: typeof msg.constructor.constructor('return process')()}};"],
       [
@@ -244,7 +245,7 @@ describe('script node', () => {
     });
   });
 
-  describe('time limits (RELIABILITY 3, 4)', () => {
+  describe('time limits', () => {
     for (const [label, script] of [
       ['while(true){}', 'while (true) {}'],
       ['await null; while(true){}', 'await null; while (true) {} return {msg: msg};'],
@@ -270,7 +271,7 @@ describe('script node', () => {
     }
   });
 
-  describe('blocking (RELIABILITY 5, 6)', () => {
+  describe('blocking', () => {
     it('blocks the script after 3 time-outs within 60 s, with a red status; a redeploy clears it', async () => {
       await helper.load(
         scriptNode,
@@ -308,7 +309,7 @@ describe('script node', () => {
     });
   });
 
-  describe('sizes and syntax (RELIABILITY 8, 9, 11)', () => {
+  describe('sizes and syntax', () => {
     it('rejects a 1 MB result with the result-size limit named', async () => {
       const r = await run('return {msg: "x".repeat(1000000)};');
       assert.equal(r.port, 'fail');
