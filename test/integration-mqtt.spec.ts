@@ -4,11 +4,11 @@
  * A separate mqtt.js client plays the device and the subscriber.
  *
  * Covers the tutorial's path with the fixture converters unchanged (uplink to the device store; the knob's
- * setValue/getValue RPC down to the device) and RELIABILITY.md cases 12-15 (hostile uplink payloads) and
- * 22-24 (broker down, broker restart during a QoS 1 stream, invalid downlink topics), plus the content types.
+ * setValue/getValue RPC down to the device), hostile uplink payloads (non-UTF-8, deeply nested, `__proto__`
+ * keys, oversized), broker trouble (broker down, broker restart during a QoS 1 stream, invalid downlink
+ * topics), plus the content types.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
@@ -21,6 +21,7 @@ import {
   type TestMqttBroker,
 } from './mqtt-broker';
 import { type AnyMsg, collect, delay, helper, inTab, nextMessage, nodeRedDir, statusCalls } from './support';
+import { tbDownlinkEncoder, tbTutorialScript, tbUplinkDecoder } from './tb-fixtures';
 
 const deviceStoreNode = require('../nodes/device-store/device-store');
 const integrationNode = require('../nodes/integration/integration');
@@ -57,13 +58,9 @@ const nodes = [
 
 // ------------------------------------------------------------------------------------------------ fixtures
 
-const fixtures = path.join(__dirname, '../../../shared/fixtures/thingsboard');
-const readFixture = (f: string) => JSON.parse(readFileSync(path.join(fixtures, f), 'utf8'));
-const FIXTURE_DECODER: string = readFixture('sensor_uplink_converter.json').configuration.decoder;
-const FIXTURE_ENCODER: string = readFixture('mqtt-downlink-downlink-converter.json').configuration.encoder;
-const TUTORIAL_SCRIPT: string = readFixture('mqtt-downlink-root-rule-chain.json').metadata.nodes.find(
-  (n: { type: string }) => n.type.endsWith('TbTransformMsgNode'),
-).configuration.jsScript;
+const FIXTURE_DECODER = tbUplinkDecoder();
+const FIXTURE_ENCODER = tbDownlinkEncoder();
+const TUTORIAL_SCRIPT = tbTutorialScript();
 
 /** A decoder that hands the parsed JSON back as the result, as a careless converter would. */
 const PASS_THROUGH_DECODER = 'return decodeToJson(payload);';
@@ -615,9 +612,9 @@ describe('MQTT test broker harness and integration nodes', () => {
         await broker!.restart();
       });
 
-      // ---------------------------------------------------------------------- RELIABILITY 12: non-UTF-8
+      // -------------------------------------------------------------------------------------- non-UTF-8
 
-      it('12. bytes FF FE 7B 22 go to Failure and Catch with the original bytes; the next good message succeeds', async () => {
+      it('bytes FF FE 7B 22 go to Failure and Catch with the original bytes; the next good message succeeds', async () => {
         const device = await client(broker!.url);
         await load(uplinkFlow(broker!.port), { probe: device });
         const ok = collect('upOk');
@@ -644,7 +641,7 @@ describe('MQTT test broker harness and integration nodes', () => {
         );
       });
 
-      // ---------------------------------------------------------------- RELIABILITY 13: nested 10,000 deep
+      // -------------------------------------------------------------------------------- nested 10,000 deep
 
       for (const [label, body] of [
         [
@@ -656,7 +653,7 @@ describe('MQTT test broker harness and integration nodes', () => {
           `{"deviceName":"Deep","deviceType":"x","attributes":${'{"a":'.repeat(10000)}1${'}'.repeat(10000)}}`,
         ],
       ] as const) {
-        it(`13. a payload with ${label} nested 10,000 deep gives a depth error on Failure, the same on both wires`, async () => {
+        it(`a payload with ${label} nested 10,000 deep gives a depth error on Failure, the same on both wires`, async () => {
           const device = await client(broker!.url);
           await load(
             uplinkFlow(broker!.port, {
@@ -692,7 +689,7 @@ describe('MQTT test broker harness and integration nodes', () => {
         });
       }
 
-      // ------------------------------------------------------------------- RELIABILITY 14: __proto__ keys
+      // ----------------------------------------------------------------------------------- __proto__ keys
 
       const protoCases: Array<[string, string, string, number]> = [
         [
@@ -709,7 +706,7 @@ describe('MQTT test broker harness and integration nodes', () => {
         ],
       ];
       for (const [label, decoder, text, count] of protoCases) {
-        it(`14. __proto__ and constructor keys through ${label} pollute nothing on either Success wire`, async () => {
+        it(`__proto__ and constructor keys through ${label} pollute nothing on either Success wire`, async () => {
           const device = await client(broker!.url);
           await load(
             uplinkFlow(broker!.port, {
@@ -758,9 +755,9 @@ describe('MQTT test broker harness and integration nodes', () => {
         });
       }
 
-      // -------------------------------------------------------------------- RELIABILITY 15: 2 MB payload
+      // ------------------------------------------------------------------------------------ 2 MB payload
 
-      it('15. a 2 MB payload is rejected before the decoder runs, naming the 65,536-byte default limit', async () => {
+      it('a 2 MB payload is rejected before the decoder runs, naming the 65,536-byte default limit', async () => {
         const device = await client(broker!.url);
         const integration = integrationConfig({
           decoder: "throw new Error('DECODER-RAN on ' + payload.length + ' bytes');",
@@ -788,7 +785,7 @@ describe('MQTT test broker harness and integration nodes', () => {
         assert.equal(ok.msgs.length, 0);
       });
 
-      it('15. a configured limit is named, and a payload of exactly the limit reaches the decoder', async () => {
+      it('a configured limit is named, and a payload of exactly the limit reaches the decoder', async () => {
         const device = await client(broker!.url);
         await load(
           uplinkFlow(broker!.port, {
@@ -810,9 +807,9 @@ describe('MQTT test broker harness and integration nodes', () => {
         assert.match(errText(f), /DECODER-RAN on 1000 bytes/);
       });
 
-      // ------------------------------------------------------------------ RELIABILITY 22: broker down
+      // ---------------------------------------------------------------------------------- broker down
 
-      it('22. every downlink while the broker is down goes to Failure, counted on the status; after it is back they get through', async () => {
+      it('every downlink while the broker is down goes to Failure, counted on the status; after it is back they get through', async () => {
         const sub = await subscriber('cmd/#');
         await load(
           downlinkFlow(broker!.port, {
@@ -859,7 +856,7 @@ describe('MQTT test broker harness and integration nodes', () => {
         assert.notEqual(statusCalls('down1').at(-1)?.fill, 'red', 'the status recovers');
       });
 
-      // ---------------------------------------------------------- RELIABILITY 23: restart mid QoS 1 stream
+      // -------------------------------------------------------------------------- restart mid QoS 1 stream
 
       /**
        * N downlinks at a steady rate (one per 10 ms) through downlink → mqtt out (QoS 1) to a subscriber with a
@@ -951,7 +948,7 @@ describe('MQTT test broker harness and integration nodes', () => {
         return { N, failed, receivedUnique, lost, counts };
       }
 
-      it('23. broker restart during a QoS 1 stream (broker keeps sessions): zero loss, every downlink received or on Failure, duplicates counted', async () => {
+      it('broker restart during a QoS 1 stream (broker keeps sessions): zero loss, every downlink received or on Failure, duplicates counted', async () => {
         // Zero loss needs the broker to keep the subscriber's session (and messages queued for it) across
         // the restart: mosquitto with `persistence true`, aedes with its persistence handed to the new instance.
         const r = await streamThroughRestart(true);
@@ -960,7 +957,7 @@ describe('MQTT test broker harness and integration nodes', () => {
         assert.ok(r.counts.has(r.N - 1), 'the stream resumed after the restart');
       });
 
-      it('23 (control). without broker persistence the same restart loses what nobody can count: zero loss needs a persistent session', async () => {
+      it('control: without broker persistence the same restart loses what nobody can count: zero loss needs a persistent session', async () => {
         // The broker acknowledges (PUBACK) what Node-RED publishes while the subscriber's session is gone, and
         // drops it: neither Node-RED nor the package can see that loss. This proves the test above can fail.
         const r = await streamThroughRestart(false);
@@ -968,9 +965,9 @@ describe('MQTT test broker harness and integration nodes', () => {
         assert.equal(r.receivedUnique + r.failed.size + r.lost.length, r.N);
       });
 
-      // ---------------------------------------------------------------- RELIABILITY 24: invalid topics
+      // -------------------------------------------------------------------------------- invalid topics
 
-      it('24. invalid and unresolved downlink topics go to Failure and nothing is published', async () => {
+      it('invalid and unresolved downlink topics go to Failure and nothing is published', async () => {
         const sub = await subscriber('#');
         const encoder = "return {contentType: 'TEXT', data: 'x', metadata: {topic: msg.topic}};";
         await load(

@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { DeviceStore } from '../nodes/lib/device-store';
 import { type AnyMsg, errorCalls, helper, inTab, nextMessage, sendAndWait, statusCalls } from './support';
+import { tbRuleNode } from './tb-fixtures';
 
 const deviceStoreNode = require('../nodes/device-store/device-store');
 const originatorAttributesNode = require('../nodes/originator-attributes/originator-attributes');
@@ -238,14 +237,8 @@ describe('originator attributes node', () => {
   });
 
   describe('the tutorial rule chain settings', () => {
-    const chain = JSON.parse(
-      readFileSync(
-        path.join(__dirname, '../../../shared/fixtures/thingsboard/mqtt-downlink-root-rule-chain.json'),
-        'utf8',
-      ),
-    );
-    const getAttrs = chain.metadata.nodes.find((n: { type: string }) => n.type.endsWith('TbGetAttributesNode'));
-    const saveAttrs = chain.metadata.nodes.find((n: { type: string }) => n.type.endsWith('TbMsgAttributesNode'));
+    const getAttrs = tbRuleNode('TbGetAttributesNode');
+    const saveAttrs = tbRuleNode('TbMsgAttributesNode');
 
     it('saves deviceName in client scope and, fetched as a server attribute, writes ss_deviceName only', async () => {
       assert.equal(saveAttrs.configuration.scope, 'CLIENT_SCOPE');

@@ -1,6 +1,6 @@
 /**
- * Saved attributes across a restart of a real Node-RED process with the `localfilesystem` context store
- * (RELIABILITY case 20): a graceful stop flushes them, a SIGKILL before the store's 30 s flush loses what came
+ * Saved attributes across a restart of a real Node-RED process with the `localfilesystem` context store:
+ * a graceful stop flushes them, a SIGKILL before the store's 30 s flush loses what came
  * after the last flush. The package is installed into the user directory as a link, as `npm start` does.
  */
 import assert from 'node:assert/strict';

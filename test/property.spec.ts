@@ -1,13 +1,12 @@
 /**
- * RELIABILITY case 30: 10,000 random and hostile inputs (random bytes, non-UTF-8, random JSON, deep nesting,
+ * Robustness under random input: 10,000 random and hostile inputs (random bytes, non-UTF-8, random JSON, deep nesting,
  * `__proto__` keys, oversized payloads) through the uplink converter and a script: never an uncaught error,
  * never a hang, and for every input exactly one outcome: Success or Failure, never both, never neither.
  * Inputs come from a seeded generator, so a failure can be replayed (the seed is in the test name).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { helper, inTab, onMessage } from './support';
+import { tbUplinkDecoder } from './tb-fixtures';
 
 const SEED = 20261125;
 const COUNT = 10_000;
@@ -102,9 +101,7 @@ function generator(seed: number) {
   };
 }
 
-const fixtures = path.join(__dirname, '../../../shared/fixtures/thingsboard');
-const decoder = JSON.parse(readFileSync(path.join(fixtures, 'sensor_uplink_converter.json'), 'utf8')).configuration
-  .decoder;
+const decoder = tbUplinkDecoder();
 const nodes = [
   require('../nodes/device-store/device-store'),
   require('../nodes/integration/integration'),

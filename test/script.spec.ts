@@ -1,10 +1,9 @@
 /**
- * The script node on the real Node-RED runtime: ThingsBoard's contract, RELIABILITY.md cases 1-11, the
- * tutorial's script, and the Test route's permissions.
+ * The script node on the real Node-RED runtime: ThingsBoard's contract; isolation of each script from Node.js,
+ * from other scripts and from its own earlier calls; time limits and blocking; size limits and syntax errors;
+ * the tutorial's script, and the Test route's permissions.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import {
   type AnyMsg,
   collect,
@@ -16,6 +15,7 @@ import {
   sendAndWait,
   statusCalls,
 } from './support';
+import { tbTutorialScript } from './tb-fixtures';
 
 const scriptNode = require('../nodes/script/script');
 
@@ -49,14 +49,7 @@ describe('script node', () => {
   afterEach(() => helper.unload());
 
   it("runs the tutorial's script unchanged", async () => {
-    const chain = JSON.parse(
-      readFileSync(
-        path.join(__dirname, '../../../shared/fixtures/thingsboard/mqtt-downlink-root-rule-chain.json'),
-        'utf8',
-      ),
-    );
-    const script = chain.metadata.nodes.find((n: { type: string }) => n.type.endsWith('TbTransformMsgNode'))
-      .configuration.jsScript;
+    const script = tbTutorialScript();
     const { port, msg } = await run(script, input({ payload: { method: 'setValue', params: '42' } }));
     assert.equal(port, 'ok');
     assert.deepEqual(msg.payload, { method: 'setValue', params: '42', deviceName: 'Thermostat-A' });
@@ -108,7 +101,7 @@ describe('script node', () => {
     assert.match(String(msg.error?.message), /empty/);
   });
 
-  describe('isolation (RELIABILITY 1, 2, 10)', () => {
+  describe('isolation', () => {
     const escapes: Array<[string, string]> = [
       ['msg.constructor.constructor', "return {msg: {r: typeof msg.constructor.constructor('return process')()}};"],
       [
@@ -214,7 +207,7 @@ describe('script node', () => {
     }
   });
 
-  describe('time limits (RELIABILITY 3, 4)', () => {
+  describe('time limits', () => {
     for (const [label, script] of [
       ['while(true){}', 'while (true) {}'],
       ['await null; while(true){}', 'await null; while (true) {} return {msg: msg};'],
@@ -240,7 +233,7 @@ describe('script node', () => {
     }
   });
 
-  describe('blocking (RELIABILITY 5, 6)', () => {
+  describe('blocking', () => {
     it('blocks the script after 3 time-outs within 60 s, with a red status; a redeploy clears it', async () => {
       await helper.load(
         scriptNode,
@@ -278,7 +271,7 @@ describe('script node', () => {
     });
   });
 
-  describe('sizes and syntax (RELIABILITY 8, 9, 11)', () => {
+  describe('sizes and syntax', () => {
     it('rejects a 1 MB result with the result-size limit named', async () => {
       const r = await run('return {msg: "x".repeat(1000000)};');
       assert.equal(r.port, 'fail');

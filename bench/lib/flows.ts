@@ -16,8 +16,7 @@
  * Every message carries a sequence number from the feeder to the subscriber (the knob's value for the RPC
  * paths, the temperature for the uplink), so that deliveries are matched to their publish time.
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import { tbDownlinkEncoder, tbTutorialScript, tbUplinkDecoder } from '../../test/tb-fixtures';
 
 export const SETUPS = ['raw', 'passthrough', 'core_timed', 'core', 'ours', 'uplink'] as const;
 export type Setup = (typeof SETUPS)[number];
@@ -73,33 +72,16 @@ export interface Fixtures {
   source: string;
 }
 
-const root = path.resolve(__dirname, '../../..');
-
-/** The tutorial's decoder, encoder and script, verbatim from shared/fixtures/thingsboard (else the example). */
+/**
+ * The tutorial's decoder, encoder and script, verbatim from test/fixtures/thingsboard. A missing export throws:
+ * a benchmark of something else under the tutorial's name would mislead.
+ */
 export function loadFixtures(): Fixtures {
-  const dir = path.resolve(root, '../shared/fixtures/thingsboard');
-  try {
-    const read = (f: string) => JSON.parse(fs.readFileSync(path.join(dir, f), 'utf8'));
-    const decoder = read('sensor_uplink_converter.json').configuration.decoder as string;
-    const encoder = read('mqtt-downlink-downlink-converter.json').configuration.encoder as string;
-    const chain = read('mqtt-downlink-root-rule-chain.json');
-    const script = (chain.metadata.nodes as Array<{ type: string; configuration: { jsScript?: string } }>).find((n) =>
-      n.type.endsWith('TbTransformMsgNode'),
-    )?.configuration.jsScript;
-    if (typeof decoder === 'string' && typeof encoder === 'string' && typeof script === 'string') {
-      return { decoder, encoder, script, source: 'shared/fixtures/thingsboard' };
-    }
-  } catch {}
-  const ex = JSON.parse(fs.readFileSync(path.join(root, 'examples/02-thermostat-tutorial.json'), 'utf8')) as Array<
-    Record<string, string>
-  >;
-  const integ = ex.find((n) => n.type === 'rule-integration')!;
-  const script = ex.find((n) => n.type === 'rule-script')!;
   return {
-    decoder: integ.decoder,
-    encoder: integ.encoder,
-    script: script.script,
-    source: 'examples/02-thermostat-tutorial.json',
+    decoder: tbUplinkDecoder(),
+    encoder: tbDownlinkEncoder(),
+    script: tbTutorialScript(),
+    source: 'test/fixtures/thingsboard',
   };
 }
 

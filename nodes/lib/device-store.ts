@@ -92,7 +92,7 @@ export interface LookupResult {
 }
 
 export interface StoreLimits {
-  /** How long one call to the backing store may take before it fails (RELIABILITY case 19). */
+  /** How long one call to the backing store may take before it fails, so a hung store cannot hold messages. */
   callTimeoutMs: number;
   /** How many store calls may be outstanding at once; more fail at once with "busy". */
   maxPending: number;
