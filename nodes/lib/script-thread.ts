@@ -57,6 +57,8 @@ const WORKER_FILE = path.join(__dirname, 'script-worker.js');
 export const GRACE_MS = 15;
 /** Setting up a sandbox is allowed at least this long (script-runtime's MIN_SETUP_TIMEOUT_MS and more). */
 const COMPILE_BUDGET_MS = 5_000;
+/** A call that held the event loop this long defers the calls after it to the next turn (see heldThisTurn). */
+const LONG_CALL_MS = 20;
 /** How long the event loop spins for an answer before it sleeps in Atomics.wait. */
 const MAIN_SPIN_MS = 1;
 
@@ -69,14 +71,24 @@ function errorFrom(d: Described): ScriptError {
   return new ScriptError(d[0] as ScriptErrorKind, d[1], d[2] ?? undefined);
 }
 
+interface Answer {
+  status: number;
+  text: string;
+}
+
 /** One worker thread and its channel. */
 class ScriptWorker {
   readonly channel: Channel;
   readonly worker: Worker;
   private sequence = 0;
+  /** The request sent without waiting for it (see send()), until its answer is read. */
+  private inFlight:
+    | { request: number; budgetMs: number; sentAt: number; settle(a: Answer | undefined): void }
+    | undefined;
+  /** Requests sent without waiting, in order. */
+  private queue: Promise<unknown> = Promise.resolve();
   dead = false;
-  /** Why it was ended, for errors. */
-  endedBecause = '';
+  private readonly booted: Promise<boolean>;
 
   constructor(workerFile: string) {
     const buffers = newChannelBuffers();
@@ -95,11 +107,9 @@ class ScriptWorker {
       });
       worker.on('exit', () => resolve(false));
     });
-    worker.on('error', (err) => this.end(`it failed: ${err.message}`));
-    worker.on('exit', (code) => this.end(`it exited with code ${code}`));
+    worker.on('error', () => this.end());
+    worker.on('exit', () => this.end());
   }
-
-  private readonly booted: Promise<boolean>;
 
   get ready(): boolean {
     return !this.dead && Atomics.load(this.channel.control, STATE) === STATE_READY;
@@ -110,18 +120,84 @@ class ScriptWorker {
     return this.booted;
   }
 
-  end(reason: string): void {
+  /** True while a request sent without waiting (send()) is not answered: a call would wait for it. */
+  get busy(): boolean {
+    return this.inFlight !== undefined;
+  }
+
+  /** Resolves once every request sent without waiting has its answer. */
+  async drained(): Promise<void> {
+    let q: Promise<unknown>;
+    do {
+      q = this.queue;
+      await q;
+    } while (q !== this.queue);
+  }
+
+  end(): void {
     if (this.dead) return;
     this.dead = true;
-    this.endedBecause = reason;
     this.worker.terminate().catch(() => {});
+    const pending = this.inFlight;
+    this.inFlight = undefined;
+    pending?.settle(undefined);
   }
 
   /**
-   * Sends one request and waits for its answer, at most `budgetMs`. Returns the answer's status and text, or
-   * undefined when the thread did not answer in time or died (it has been ended then).
+   * Sends one request and waits for its answer, at most `budgetMs`. Returns the answer, or undefined when the
+   * thread did not answer in time or died (it has been ended then). A request sent earlier without waiting is
+   * waited for first, within its own budget.
    */
-  request(op: number, id: number, text: string, budgetMs: number): { status: number; text: string } | undefined {
+  request(op: number, id: number, text: string, budgetMs: number): Answer | undefined {
+    const earlier = this.inFlight;
+    if (earlier) {
+      const a = this.wait(earlier.request, earlier.sentAt + earlier.budgetMs);
+      this.inFlight = undefined;
+      earlier.settle(a);
+      // Not this request's fault: not a time-out of its script.
+      if (!a) throw new ScriptError('runtime', 'The script thread was ended while it compiled another script');
+    }
+    return this.wait(this.post(op, id, text), performance.now() + budgetMs);
+  }
+
+  /**
+   * Sends one request without holding the event loop for it: requests sent so are answered in order, each
+   * within its budget; a synchronous request() first waits for the one the thread is working on.
+   */
+  send(op: number, id: number, text: string, budgetMs: number): Promise<Answer | undefined> {
+    const turn = this.queue.then(
+      () =>
+        new Promise<Answer | undefined>((settle) => {
+          if (this.dead) return settle(undefined);
+          let request: number;
+          try {
+            request = this.post(op, id, text);
+          } catch {
+            return settle(undefined);
+          }
+          this.inFlight = { request, budgetMs, sentAt: performance.now(), settle };
+          this.poll(request);
+        }),
+    );
+    this.queue = turn;
+    return turn;
+  }
+
+  /** Checks, every millisecond, whether the request sent by send() has its answer. */
+  private poll(request: number): void {
+    const f = this.inFlight;
+    if (!f || f.request !== request) return; // answered through request(), or the thread ended
+    if (Atomics.load(this.channel.control, REPLY) === request) {
+      this.inFlight = undefined;
+      f.settle(this.answer());
+    } else if (performance.now() > f.sentAt + f.budgetMs || !this.ready) {
+      this.end();
+    } else {
+      setTimeout(() => this.poll(request), 1);
+    }
+  }
+
+  private post(op: number, id: number, text: string): number {
     const control = this.channel.control;
     const length = this.channel.write(text);
     if (length < 0) throw new ScriptError('size', 'Script input does not fit the script thread');
@@ -131,31 +207,39 @@ class ScriptWorker {
     const request = ++this.sequence;
     Atomics.store(control, REQUEST, request);
     Atomics.notify(control, REQUEST);
-    const start = performance.now();
-    const deadline = start + budgetMs;
-    const spinUntil = start + MAIN_SPIN_MS;
+    return request;
+  }
+
+  private answer(): Answer {
+    const control = this.channel.control;
+    return { status: control[STATUS] as number, text: this.channel.read(control[LENGTH] as number) };
+  }
+
+  /** Waits for the answer to `request` until `deadline` (performance.now() time). */
+  private wait(request: number, deadline: number): Answer | undefined {
+    const control = this.channel.control;
+    const spinUntil = performance.now() + MAIN_SPIN_MS;
     for (;;) {
-      if (Atomics.load(control, REPLY) === request) break;
+      if (Atomics.load(control, REPLY) === request) return this.answer();
       const now = performance.now();
-      if (now >= deadline) {
-        this.end(`it did not answer within ${budgetMs} ms`);
+      if (now >= deadline || this.dead) {
+        this.end();
         return undefined;
       }
       if (now >= spinUntil) {
         if (Atomics.load(control, STATE) !== STATE_READY) {
-          this.end('its loop stopped');
+          this.end();
           return undefined;
         }
         Atomics.wait(control, REPLY, request - 1, Math.min(deadline - now, 100));
       }
     }
-    return { status: control[STATUS] as number, text: this.channel.read(control[LENGTH] as number) };
   }
 }
 
 class HostedScript implements ThreadedScript {
-  /** The worker this script is compiled in. */
-  worker: ScriptWorker | undefined;
+  /** The threads this script is compiled in. */
+  readonly loaded = new Set<ScriptWorker>();
   disposed = false;
   readonly text: string;
 
@@ -174,17 +258,12 @@ class HostedScript implements ThreadedScript {
   };
 
   get invokeSync(): ((args: unknown[]) => unknown) | undefined {
-    return this.host.loadedIn(this) ? this.call : undefined;
+    return this.host.loadedIn(this) && !this.host.heldThisTurn ? this.call : undefined;
   }
 
   async invoke(args: unknown[]): Promise<unknown> {
     if (this.disposed) throw new ScriptError('runtime', 'Script has been disposed');
-    if (!this.host.loadedIn(this)) {
-      await this.host.whenReady();
-      this.host.reload(this);
-      // The call in a turn of the event loop of its own: compiling and calling are never held back to back.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+    while (!this.host.loadedIn(this) || this.host.heldThisTurn) await this.host.prepare(this);
     return this.call(args);
   }
 
@@ -200,14 +279,25 @@ export interface ScriptHostOptions {
   workerFile?: string;
 }
 
+/**
+ * The two threads: the active one takes the calls; the spare holds a copy of every script, compiled without
+ * holding the event loop, so that it takes over at once when the active one is ended.
+ */
 export class ScriptHost {
   private readonly workerFile: string;
   private active: ScriptWorker | undefined;
   private spare: ScriptWorker | undefined;
   private nextId = 1;
   private readonly live = new Set<HostedScript>();
+  /** Copies being compiled in a thread: script -> promise of whether it compiled. */
+  private readonly copies = new Map<ScriptWorker, Map<HostedScript, Promise<boolean>>>();
   /** Threads ended because a call or a compilation overran its deadline (or the thread died). */
   restarts = 0;
+  /**
+   * Set when a call held the event loop for long in this turn of it: later calls wait for the next turn, so
+   * that messages queued together never add their calls' time limits up before other flows get a turn.
+   */
+  heldThisTurn = false;
 
   constructor(options: ScriptHostOptions = {}) {
     this.workerFile = options.workerFile ?? WORKER_FILE;
@@ -231,23 +321,89 @@ export class ScriptHost {
     const limits = resolveLimits(opts.limits);
     const script = new HostedScript(this.nextId++, opts, limits, this);
     await this.whenReady();
-    this.load(script, limits);
+    const w = this.current();
+    if (!w?.ready) throw new ScriptError('runtime', 'The script thread is restarting; try again shortly');
+    const budget = compileBudget(limits);
+    const answer = w.request(OP_COMPILE, script.id, script.text, budget);
+    if (!answer) {
+      this.lost(w);
+      throw new ScriptError('timeout', `Script setup did not finish within ${budget} ms (its thread was ended)`);
+    }
+    if (answer.status !== STATUS_OK) throw errorFrom(JSON.parse(answer.text) as Described);
+    script.loaded.add(w);
     this.live.add(script);
+    if (this.spare) this.copy(script, this.spare);
     return script;
   }
 
-  /** True when the script is compiled in the thread that is ready for calls now. */
+  /**
+   * True when the script can be called synchronously now: compiled in the thread that takes calls, which is
+   * ready and not compiling anything else (a call would wait for that first).
+   */
   loadedIn(script: HostedScript): boolean {
     const w = this.active;
-    return w !== undefined && script.worker === w && w.ready;
+    return w !== undefined && !w.dead && !w.busy && script.loaded.has(w) && w.ready;
+  }
+
+  /** Resolves once both threads are ready and hold every live script (tests). */
+  async settled(): Promise<void> {
+    await this.whenReady();
+    for (let i = 0; i < 100; i++) {
+      const workers = [this.active, this.spare].filter((w): w is ScriptWorker => w !== undefined && !w.dead);
+      if (
+        workers.length === 2 &&
+        workers.every((w) => w.ready && !w.busy) &&
+        [...this.live].every((s) => workers.every((w) => s.loaded.has(w)))
+      )
+        return;
+      await Promise.all(workers.map(async (w) => (await w.whenReady()) && w.drained()));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
+  /**
+   * Makes the script callable in the current thread: waits for its copy there, or compiles it (the scripts of
+   * a thread that was ended before its spare had them). It compiled before, so a failure here is the
+   * engine's, reported as such and never counted against the script.
+   */
+  async prepare(script: HostedScript): Promise<void> {
+    await this.whenReady();
+    const w = this.current();
+    if (!w) return;
+    if (!script.loaded.has(w)) {
+      const ok = await this.copy(script, w);
+      if (!ok && this.active === w && !w.dead) {
+        throw new ScriptError('runtime', 'Script could not be loaded again after the script thread restarted');
+      }
+    }
+    // Nor does it wait for another script's compilation in the thread.
+    await w.drained();
+    // The call in a turn of the event loop of its own.
+    await new Promise((resolve) => setImmediate(resolve));
   }
 
   /** Runs one call synchronously; returns the result or throws ScriptError. */
   call(script: HostedScript, json: string): unknown {
     const w = this.current();
-    if (!w?.ready) throw new ScriptError('runtime', 'The script thread is restarting; try again shortly');
-    if (script.worker !== w) this.reload(script);
-    const answer = w.request(OP_CALL, script.id, json, script.limits.timeoutMs + GRACE_MS);
+    if (!w?.ready || !script.loaded.has(w)) {
+      throw new ScriptError('runtime', 'The script thread is restarting; try again shortly');
+    }
+    let answer: Answer | undefined;
+    const start = performance.now();
+    try {
+      answer = w.request(OP_CALL, script.id, json, script.limits.timeoutMs + GRACE_MS);
+    } catch (err) {
+      this.lost(w);
+      throw err;
+    } finally {
+      if (!this.heldThisTurn && performance.now() - start > LONG_CALL_MS) {
+        this.heldThisTurn = true;
+        // A timer runs at the start of a later turn, before that turn's I/O and immediates.
+        setTimeout(() => {
+          this.heldThisTurn = false;
+        }, 0);
+      }
+    }
     if (!answer) {
       this.lost(w);
       throw new ScriptError('timeout', `Script timed out after ${script.limits.timeoutMs} ms (its thread was ended)`);
@@ -258,27 +414,67 @@ export class ScriptHost {
 
   release(script: HostedScript): void {
     this.live.delete(script);
-    const w = script.worker;
-    script.worker = undefined;
-    if (w && w === this.active && w.ready) {
-      if (!w.request(OP_DISPOSE, script.id, '', COMPILE_BUDGET_MS)) this.lost(w);
+    for (const w of script.loaded) {
+      if (w.dead) continue;
+      if (w === this.active) {
+        let answered = false;
+        try {
+          answered = w.request(OP_DISPOSE, script.id, '', COMPILE_BUDGET_MS) !== undefined;
+        } catch {
+          // The thread was ended meanwhile: nothing of the script is left in it.
+        }
+        if (!answered) this.lost(w);
+      } else {
+        w.send(OP_DISPOSE, script.id, '', COMPILE_BUDGET_MS).catch(() => {});
+      }
     }
+    script.loaded.clear();
   }
 
   /** Ends both threads (tests; a host used after close() starts new ones). */
   close(): void {
-    for (const w of [this.active, this.spare]) w?.end('the host was closed');
+    for (const w of [this.active, this.spare]) w?.end();
     this.active = undefined;
     this.spare = undefined;
   }
 
   /** Ends the current thread, as an overrun would (tests). */
-  endThread(reason: string): void {
+  endThread(): void {
     const w = this.active;
     if (w) {
-      w.end(reason);
+      w.end();
       this.lost(w);
     }
+  }
+
+  /** Compiles a copy of the script in a thread without holding the event loop; resolves whether it did. */
+  private copy(script: HostedScript, w: ScriptWorker): Promise<boolean> {
+    let copies = this.copies.get(w);
+    if (!copies) {
+      copies = new Map();
+      this.copies.set(w, copies);
+    }
+    const existing = copies.get(script);
+    if (existing) return existing;
+    const done = w
+      .whenReady()
+      .then((ready) =>
+        ready && !script.disposed
+          ? w.send(OP_COMPILE, script.id, script.text, compileBudget(script.limits))
+          : undefined,
+      )
+      .then((answer) => {
+        copies.delete(script);
+        if (!answer || answer.status !== STATUS_OK) return false;
+        if (script.disposed) {
+          w.send(OP_DISPOSE, script.id, '', COMPILE_BUDGET_MS).catch(() => {});
+          return false;
+        }
+        script.loaded.add(w);
+        return true;
+      });
+    copies.set(script, done);
+    return done;
   }
 
   /** The thread calls go to, promoting the spare when the active one died. */
@@ -288,12 +484,16 @@ export class ScriptHost {
   }
 
   private promote(): ScriptWorker {
+    if (this.active) this.copies.delete(this.active);
     const w = this.spare && !this.spare.dead ? this.spare : new ScriptWorker(this.workerFile);
     this.active = w;
     this.spare = undefined;
     // Starting a thread costs the event loop a few milliseconds: not in the call that ended the last one.
     setImmediate(() => {
-      if (this.active === w && !this.spare) this.spare = new ScriptWorker(this.workerFile);
+      if (this.active !== w || this.spare) return;
+      const spare = new ScriptWorker(this.workerFile);
+      this.spare = spare;
+      for (const script of this.live) this.copy(script, spare);
     });
     return w;
   }
@@ -302,52 +502,13 @@ export class ScriptHost {
     if (this.active !== w) return;
     this.restarts++;
     const next = this.promote();
-    setImmediate(() => {
-      this.reloadAll(next).catch(() => {});
-    });
+    // Scripts whose copy the spare did not have yet are compiled there now, without holding the event loop.
+    for (const script of this.live) if (!script.loaded.has(next)) this.copy(script, next);
   }
+}
 
-  /** Compiles the script in the current thread (synchronously: the caller waits for it). */
-  private load(script: HostedScript, limits: Required<ScriptLimits>): void {
-    const w = this.current();
-    if (!w?.ready) throw new ScriptError('runtime', 'The script thread is restarting; try again shortly');
-    const budget = COMPILE_BUDGET_MS + 2 * Math.max(limits.timeoutMs, 1000);
-    const answer = w.request(OP_COMPILE, script.id, script.text, budget);
-    if (!answer) {
-      this.lost(w);
-      throw new ScriptError('timeout', `Script setup did not finish within ${budget} ms (its thread was ended)`);
-    }
-    if (answer.status !== STATUS_OK) throw errorFrom(JSON.parse(answer.text) as Described);
-    script.worker = w;
-  }
-
-  /**
-   * After a thread restart: compiles the script again in the current thread (synchronously). It compiled
-   * before, so a failure here is the engine's, reported as such and never counted against the script.
-   */
-  reload(script: HostedScript): void {
-    if (script.disposed || this.loadedIn(script)) return;
-    try {
-      this.load(script, script.limits);
-    } catch (err) {
-      const why = err instanceof Error ? err.message : String(err);
-      throw new ScriptError('runtime', `Script could not be loaded again after the script thread restarted: ${why}`);
-    }
-  }
-
-  /** Compiles every live script in a new thread, one per turn of the event loop, before their next call. */
-  private async reloadAll(w: ScriptWorker): Promise<void> {
-    if (!(await w.whenReady())) return;
-    for (const script of [...this.live]) {
-      if (this.active !== w) return;
-      await new Promise((resolve) => setImmediate(resolve));
-      try {
-        this.reload(script);
-      } catch {
-        // Its next call reports it.
-      }
-    }
-  }
+function compileBudget(limits: Required<ScriptLimits>): number {
+  return COMPILE_BUDGET_MS + 2 * Math.max(limits.timeoutMs, 1000);
 }
 
 let shared: ScriptHost | undefined;
