@@ -6,7 +6,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { bytesArgument, compileDecoder, compileEncoder, testPayloadBytes } from '../lib/converters';
 import { parseEncoderResult, toMqtt } from '../lib/downlink';
 import { DEFAULT_MAX_PAYLOAD, Integration, metadataFrom } from '../lib/integration';
-import { dropProtoKeys, normaliseMetadata } from '../lib/message';
+import { checkParsed, normaliseMetadata } from '../lib/message';
 import { adminPermission, numberSetting } from '../lib/node-red';
 import type { ThreadedScript } from '../lib/script-thread';
 
@@ -84,7 +84,7 @@ export = (RED: NodeAPI) => {
           integrationName: String(b.integrationName || 'integration'),
         };
         const output = await script.invoke([bytesArgument(bytes), md]);
-        dropProtoKeys(output);
+        checkParsed(output, 'the decoder result');
         return { ok: true, output };
       })()
         .then(

@@ -31,7 +31,12 @@ export interface RuleMsg {
   [key: string]: unknown;
 }
 
-/** Deepest nesting we clone or walk; deeper payloads are rejected rather than risking stack overflow. */
+/**
+ * The one depth limit: the deepest nesting of arrays and objects (the outermost counts as 1) accepted in a
+ * script's or decoder's input and result, in a device's JSON payload, and in what this package clones. Deeper
+ * data is refused with an error before it reaches a clone (ours, or Node-RED's for a second wire), rather than
+ * risking a stack overflow there or a `__proto__` key below the depth that was checked.
+ */
 export const MAX_DEPTH = 1000;
 
 export class MessageError extends Error {
@@ -129,7 +134,7 @@ export function setOwn(target: Record<string, unknown>, key: string, value: unkn
  * Date/Buffer/typed arrays are kept by reference (like Node-RED's own clone does for req/res objects).
  */
 export function cloneMessage<T>(value: T, maxDepth = MAX_DEPTH): T {
-  return cloneValue(value, 0, maxDepth) as T;
+  return cloneValue(value, 1, maxDepth) as T;
 }
 
 function cloneValue(value: unknown, depth: number, maxDepth: number): unknown {
@@ -154,21 +159,6 @@ function cloneValue(value: unknown, depth: number, maxDepth: number): unknown {
   return out;
 }
 
-/** Nesting depth of a JSON-like value, stopping early once `limit` is passed (no recursion). */
-export function depthExceeds(value: unknown, limit: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) continue;
-    if (d >= limit) return true;
-    const children = Array.isArray(v) ? v : Object.values(v as object);
-    for (const c of children) {
-      if (c !== null && typeof c === 'object') stack.push([c, d + 1]);
-    }
-  }
-  return false;
-}
-
 /** Reads `a.b[0].c` from an object without evaluating anything; undefined when any step is missing. */
 export function getPath(root: unknown, path: string): unknown {
   const parts = path
@@ -185,16 +175,46 @@ export function getPath(root: unknown, path: string): unknown {
 }
 
 /**
- * Deletes, in place, every own key named `__proto__` from freshly parsed JSON (a decoder's or a script's
- * result). JSON.parse keeps such a key as plain data, but Node-RED's clone for a second output wire assigns it
- * and so turns it into the copy's prototype (RELIABILITY case 14). Returns how many were dropped.
+ * True when JSON text nests arrays/objects deeper than `max` levels; brackets inside strings do not count. Takes
+ * the text or its UTF-8 bytes: every character that matters is ASCII, and no byte of a multi-byte UTF-8 sequence
+ * is. Does not check that the text is valid JSON.
  */
-export function dropProtoKeys(value: unknown, maxDepth = MAX_DEPTH): number {
+export function jsonDeeperThan(json: string | Uint8Array, max = MAX_DEPTH): boolean {
+  const text = typeof json === 'string';
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = text ? (json as string).charCodeAt(i) : (json as Uint8Array)[i];
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) {
+      inString = true;
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > max) return true;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
+ * Checks, in place, a value freshly parsed from JSON (a script's or a decoder's result) before it becomes part
+ * of a message: nested deeper than MAX_DEPTH, it is refused (MessageError "too-deep", naming `what`); otherwise
+ * every own key named `__proto__` is deleted, at any depth. JSON.parse keeps such a key as plain data, but
+ * Node-RED's clone for a second output wire assigns it and so turns it into the copy's prototype (RELIABILITY
+ * case 14). Returns how many keys were dropped.
+ */
+export function checkParsed(value: unknown, what: string, maxDepth = MAX_DEPTH): number {
   let dropped = 0;
-  const stack: Array<[unknown, number]> = [[value, 0]];
+  const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== 'object' || Buffer.isBuffer(v) || d > maxDepth) continue;
+    const [v, d] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) continue;
+    if (d > maxDepth) {
+      throw new MessageError(`${what} is nested deeper than ${maxDepth} levels`, 'too-deep', { limit: maxDepth });
+    }
     if (!Array.isArray(v) && Object.hasOwn(v, '__proto__')) {
       Reflect.deleteProperty(v, '__proto__');
       dropped++;

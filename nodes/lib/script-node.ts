@@ -3,7 +3,7 @@
  * errors that block a script, remember the last input for the editor's Test button, and the Test route.
  */
 import type { NodeAPI } from 'node-red';
-import { cloneMessage, dropProtoKeys, type Metadata } from './message';
+import { checkParsed, cloneMessage, type Metadata } from './message';
 import { adminPermission } from './node-red';
 import { ScriptError, type ScriptLimits } from './script-runtime';
 import { compileThreadedScript, type ThreadedScript } from './script-thread';
@@ -186,8 +186,7 @@ export class ScriptNodeRunner {
   }
 
   private outputs(msg: Record<string, unknown>, input: ScriptMessage, result: unknown): Record<string, unknown>[] {
-    dropProtoKeys(result);
-    const outs = messagesFromResult(input, result);
+    const outs = resultMessages(input, result);
     return outs.map((o, i) => {
       const m = i === 0 ? msg : { ...msg };
       m.payload = o.msg;
@@ -201,6 +200,19 @@ export class ScriptNodeRunner {
     this.guarded.dispose();
     if (this.nodeId) lastSamples.delete(this.nodeId);
   }
+}
+
+/**
+ * The messages a script result stands for (messagesFromResult), once the result passed the message model's
+ * depth limit and lost its `__proto__` keys (see checkParsed). Too deep is a ResultError.
+ */
+function resultMessages(input: ScriptMessage, result: unknown): ScriptMessage[] {
+  try {
+    checkParsed(result, 'the script result');
+  } catch (err) {
+    throw new ResultError((err as Error).message);
+  }
+  return messagesFromResult(input, result);
 }
 
 /** The last input of a deployed script node as plain JSON, when it has one that is not too large. */
@@ -238,7 +250,7 @@ export async function testScript(req: {
       msgType: typeof req.msgType === 'string' ? req.msgType : '',
     };
     const result = await script.invoke([input.msg, input.metadata, input.msgType]);
-    return { ok: true, output: messagesFromResult(input, result) };
+    return { ok: true, output: resultMessages(input, result) };
   } catch (err) {
     const kind = err instanceof ScriptError || err instanceof ResultError ? err.kind : 'runtime';
     return { ok: false, error: { message: (err as Error).message, kind } };

@@ -34,6 +34,7 @@ import {
   type QuickJSRuntime,
   type QuickJSWASMModule,
 } from 'quickjs-emscripten-core';
+import { jsonDeeperThan, MAX_DEPTH } from './message';
 
 export interface ScriptLimits {
   /** Wall-clock time limit of one call (including the promise jobs it queues), in milliseconds. */
@@ -72,8 +73,11 @@ export const DEFAULT_LIMITS: ScriptLimits = Object.freeze({
   maxStackBytes: 32 * 1024,
 });
 
-/** Deepest nesting of arrays/objects accepted in the call's arguments (checked before the engine sees them). */
-export const MAX_INPUT_DEPTH = 1000;
+/**
+ * Deepest nesting of arrays/objects accepted in the call's arguments (checked before the engine sees them): the
+ * message model's one depth limit.
+ */
+export const MAX_INPUT_DEPTH = MAX_DEPTH;
 
 export type ScriptErrorKind = 'compile' | 'timeout' | 'runtime' | 'size' | 'memory' | 'result';
 
@@ -551,26 +555,6 @@ export function resolveLimits(partial: Partial<ScriptLimits> | undefined): Requi
     throw new TypeError(`script limit maxStackBytes must be a positive number, got ${String(l.maxStackBytes)}`);
   }
   return l;
-}
-
-/** True when the JSON text nests arrays/objects deeper than `max` levels. */
-function jsonDeeperThan(json: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < json.length; i++) {
-    const c = json.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) {
-      inString = true;
-    } else if (c === 123 /* { */ || c === 91 /* [ */) {
-      if (++depth > max) return true;
-    } else if (c === 125 /* } */ || c === 93 /* ] */) {
-      depth--;
-    }
-  }
-  return false;
 }
 
 /** The JSON of a call's arguments, checked against the size and nesting limits. Throws ScriptError. */
