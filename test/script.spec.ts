@@ -304,6 +304,36 @@ describe('script node', () => {
       assert.equal(after.port, 'ok', 'redeploy cleared the block');
     });
 
+    for (const [label, payload] of [
+      ['an input over 100,000 characters', { big: 'y'.repeat(150_000) }],
+      [
+        'an input nested deeper than 1000 levels',
+        JSON.parse(`${'{"a":'.repeat(1200)}1${'}'.repeat(1200)}`) as Record<string, unknown>,
+      ],
+      ['a result over 300,000 characters (the input repeated)', { rep: 'z'.repeat(60_000) }],
+    ] as const) {
+      it(`never blocks for data: ${label}, three times and more, and the next message runs`, async () => {
+        // A device decides the size and depth of what it sends: it must not be able to block the script.
+        await helper.load(
+          scriptNode,
+          flow(
+            'if (msg.rep) return {msg: {r: [msg.rep, msg.rep, msg.rep, msg.rep, msg.rep, msg.rep]}}; return {msg: {fine: true}};',
+            {
+              timeout: 1000,
+            },
+          ),
+        );
+        for (let i = 0; i < 4; i++) {
+          const r = await sendAndWait('sn', input({ payload }), ['ok', 'fail']);
+          assert.equal(r.port, 'fail');
+          assert.equal(r.msg.error?.kind, 'size', String(r.msg.error?.message));
+        }
+        const next = await sendAndWait('sn', input({ payload: { n: 1 } }), ['ok', 'fail']);
+        assert.equal(next.port, 'ok', String(next.msg.error?.message));
+        assert.deepEqual(next.msg.payload, { fine: true });
+      });
+    }
+
     it('never blocks a script that throws: every message goes to Failure with the error text', async () => {
       await helper.load(scriptNode, flow('throw new Error("bad input " + msg.n);'));
       for (let i = 0; i < 6; i++) {

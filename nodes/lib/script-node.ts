@@ -34,8 +34,15 @@ export class ScriptBlockedError extends Error {
   }
 }
 
-/** Errors that say the script itself is broken or dangerous; ThingsBoard counts these towards a block. */
-const COUNTED = new Set(['timeout', 'compile', 'size', 'memory']);
+/**
+ * Errors of a call that say the script itself is broken or dangerous; ThingsBoard counts these towards a block.
+ * Size errors are not among them: the size and depth of a call's input are the data's, and so is the size of
+ * the result of any script that passes its input on (a decoder's text can be six times the bytes it came from,
+ * once JSON escapes control characters), so counting them would let a device block a script. Each such call
+ * still fails. A script that cannot be compiled (a syntax error, a body over the size limit, setup that loops)
+ * counts on every message it fails.
+ */
+const COUNTED = new Set(['timeout', 'compile', 'memory']);
 
 const lastSamples = new Map<string, ScriptMessage>();
 const MAX_SAMPLE_CHARS = 100_000;
@@ -50,7 +57,7 @@ export interface RunnableScript {
 
 /**
  * A compiled script guarded as ThingsBoard guards its scripts: compiled once, refused while blocked, and
- * blocked after too many time-out, compile, size or memory errors. Shared by the script node and the
+ * blocked after too many time-out, memory or compile errors (see COUNTED). Shared by the script node and the
  * integration's converters.
  */
 export class GuardedScript {
@@ -100,7 +107,7 @@ export class GuardedScript {
       if (this.compileError || !this.script) throw this.compileError ?? new Error('script not compiled yet');
       return await this.script.invoke(args);
     } catch (err) {
-      this.count(err);
+      this.count(err, err === this.compileError);
       throw err;
     }
   }
@@ -113,14 +120,16 @@ export class GuardedScript {
       if (!script?.invokeSync) throw new Error('script not compiled to run synchronously');
       return script.invokeSync(args);
     } catch (err) {
-      this.count(err);
+      this.count(err, false);
       throw err;
     }
   }
 
-  private count(err: unknown): void {
+  private count(err: unknown, compiling: boolean): void {
     const kind = (err as ScriptError).kind;
-    if (COUNTED.has(kind)) this.blocker.record(`${kind}: ${(err as Error).message}`);
+    if (compiling ? err instanceof ScriptError : COUNTED.has(kind)) {
+      this.blocker.record(`${kind}: ${(err as Error).message}`);
+    }
   }
 
   dispose(): void {

@@ -71,8 +71,9 @@ export interface BlockPolicy {
 export const DEFAULT_BLOCK_POLICY: BlockPolicy = { maxErrors: 3, windowMs: 60_000, blockMs: 60_000 };
 
 /**
- * Counts the errors that say the script itself is broken or dangerous (time-outs, compile, size and memory
- * errors; not exceptions the script throws) and blocks it for a while once there are too many.
+ * Counts the errors that say the script itself is broken or dangerous (its callers decide which: time-outs,
+ * memory and compile errors; not exceptions the script throws, nor errors about the data) and blocks it for a
+ * while once there are too many.
  */
 export class ErrorBlocker {
   private errors: number[] = [];
