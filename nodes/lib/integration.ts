@@ -8,7 +8,13 @@ import type { DeviceStore } from './device-store';
 import { type DownlinkOptions, type MqttOut, parseEncoderResult, toMqtt } from './downlink';
 import { checkParsed, jsonDeeperThan, MAX_DEPTH, MessageError, type Metadata, type RuleMsg, setOwn } from './message';
 import { ensureDeviceOnce } from './save-data';
-import { GuardedScript, type RunnableScript } from './script-node';
+import {
+  DEFAULT_MAX_SCRIPT_TIMEOUT_MS,
+  GuardedScript,
+  type RunnableScript,
+  type ScriptConfigError,
+  timeLimitError,
+} from './script-node';
 import { messagesForItem, parseDecoderResult } from './uplink';
 
 export interface IntegrationSettings {
@@ -22,6 +28,8 @@ export interface IntegrationSettings {
   retain: boolean;
   maxPayloadBytes: number;
   timeoutMs: number;
+  /** The longest time limit allowed (see maxScriptTimeout); a longer timeoutMs is refused. */
+  maxTimeoutMs?: number;
 }
 
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024;
@@ -48,6 +56,8 @@ export interface UplinkOutcome {
 export class Integration {
   readonly decoder: GuardedScript;
   readonly encoder: GuardedScript;
+  /** Why the settings are refused (neither converter is compiled then), if they are. */
+  readonly configError: ScriptConfigError | undefined;
 
   constructor(
     readonly settings: IntegrationSettings,
@@ -58,6 +68,13 @@ export class Integration {
     } = {},
   ) {
     const limits = { timeoutMs: settings.timeoutMs };
+    this.configError = timeLimitError(settings.timeoutMs, settings.maxTimeoutMs ?? DEFAULT_MAX_SCRIPT_TIMEOUT_MS);
+    const refused = this.configError;
+    if (refused) {
+      this.decoder = new GuardedScript(Promise.reject(refused));
+      this.encoder = new GuardedScript(Promise.reject(refused));
+      return;
+    }
     this.decoder = new GuardedScript(
       (compilers.decoder ?? ((s) => compileDecoder(s.decoder, limits, s.maxPayloadBytes)))(settings),
       (e) => onCompileError?.('decoder', e),

@@ -104,8 +104,14 @@ export class ErrorBlocker {
     return Math.max(0, this.blockedUntil - this.now());
   }
 
-  describe(): string {
+  /** True when neither blocked nor holding an error that could still count: forgetting it changes nothing. */
+  idle(): boolean {
+    const t = this.now();
+    return this.remaining() === 0 && this.errors.every((e) => t - e >= this.policy.windowMs);
+  }
+
+  describe(what = 'script'): string {
     const s = Math.ceil(this.remaining() / 1000);
-    return `script blocked for ${s} s after ${this.policy.maxErrors} errors within ${this.policy.windowMs / 1000} s (last: ${this.lastReason})`;
+    return `${what} blocked for ${s} s after ${this.policy.maxErrors} errors within ${this.policy.windowMs / 1000} s (last: ${this.lastReason})`;
   }
 }
