@@ -114,6 +114,11 @@ const ROUTES: Route[] = [
     look: `return ${MARK};`,
   },
   {
+    label: 'a setter defined on the global object',
+    leave: 'globalThis.__defineSetter__("mark", function (v) { globalThis.other = v; });',
+    look: 'mark = 1; var d = Object.getOwnPropertyDescriptor(globalThis, "mark"); return [typeof d.set, typeof other];',
+  },
+  {
     label: 'Object.preventExtensions(globalThis)',
     leave: 'Object.preventExtensions(globalThis);',
     look: 'var e = Object.isExtensible(globalThis); tmp = 1; var v = tmp; delete globalThis.tmp; return [e, v];',
