@@ -13,6 +13,7 @@ const scriptNode = require('../nodes/script/script');
 const deviceStoreNode = require('../nodes/device-store/device-store');
 const integrationNode = require('../nodes/integration/integration');
 const uplinkNode = require('../nodes/integration-uplink/integration-uplink');
+const originatorAttributesNode = require('../nodes/originator-attributes/originator-attributes');
 
 /** Every object in `root` (iteratively: it may be deep) with its path; fails on a crafted prototype. */
 function assertPlainEverywhere(root: unknown, where: string): number {
@@ -75,7 +76,10 @@ describe('__proto__ keys and one depth limit', () => {
       assert.equal(checkParsed(JSON.parse(`${'['.repeat(MAX_DEPTH)}${']'.repeat(MAX_DEPTH)}`), 'x'), 0);
     });
 
-    it('clones up to the same limit', () => {
+    it('clones up to the same limit, leaving __proto__ keys out', () => {
+      assert.deepEqual(cloneMessage(JSON.parse('{"a": {"__proto__": {"isAdmin": true}, "b": [{"__proto__": 1}]}}')), {
+        a: { b: [{}] },
+      });
       const at = (n: number) => JSON.parse(`${'['.repeat(n)}${']'.repeat(n)}`);
       assert.doesNotThrow(() => cloneMessage(at(MAX_DEPTH)));
       assert.throws(() => cloneMessage(at(MAX_DEPTH + 1)), /nested deeper than 1000 levels/);
@@ -136,6 +140,69 @@ describe('__proto__ keys and one depth limit', () => {
           assert.equal(f.error?.kind, 'result');
           assert.match(String(f.error?.message), /script result is nested deeper than 1000 levels/);
           assert.equal(o1.msgs.length + o2.msgs.length, 0);
+        }
+      });
+    }
+
+    // Stored values may hold own __proto__ keys when what was saved came from a JSON parse upstream (a core
+    // mqtt in or json node), and key names may come from the message: fetched to data, neither reaches a copy.
+    const NO_KEYS = {
+      clientAttributeNames: [],
+      sharedAttributeNames: [],
+      serverAttributeNames: [],
+      latestTsKeyNames: [],
+    };
+    for (const [label, oa, expectFailure] of [
+      ['an attribute holding a __proto__ key', { clientAttributeNames: ['config'] }, false],
+      ['a latest telemetry key named __proto__ (from the message)', { latestTsKeyNames: ['${key}'] }, true],
+    ] as const) {
+      it(`originator attributes fetched to data: ${label} gives no copy a crafted prototype`, async () => {
+        await helper.load(
+          [deviceStoreNode, originatorAttributesNode],
+          inTab([
+            { id: 'store1', type: 'rule-device-store', store: '' },
+            {
+              id: 'oa',
+              type: 'rule-originator-attributes',
+              deviceStore: 'store1',
+              ...NO_KEYS,
+              fetchTo: 'data',
+              telemetryPrefix: '',
+              ...oa,
+              wires: [['ok1', 'ok2'], ['fail']],
+            },
+            { id: 'ok1', type: 'helper' },
+            { id: 'ok2', type: 'helper' },
+            { id: 'fail', type: 'helper' },
+          ]),
+        );
+        const store = (
+          helper.getNode('store1') as unknown as { deviceStore: import('../nodes/lib/device-store').DeviceStore }
+        ).deviceStore;
+        await store.ensureDevice('Evil', 'default');
+        await store.saveAttributes(
+          'Evil',
+          'client',
+          JSON.parse('{"config": {"a": {"__proto__": {"isAdmin": true}}}}'),
+          1,
+        );
+        await store.saveTelemetry('Evil', [{ ts: 1, values: JSON.parse('{"__proto__": {"isAdmin": true}}') }]);
+        const { o1, o2, f } = await outcome(() =>
+          helper.getNode('oa').receive({
+            payload: { p: 1 },
+            metadata: { key: '__proto__' },
+            msgType: 'POST_TELEMETRY_REQUEST',
+            originator: 'Evil',
+          }),
+        );
+        for (const m of [...o2.msgs, ...o1.msgs]) assertPlainEverywhere(m, 'msg');
+        assert.equal(({} as { isAdmin?: unknown }).isAdmin, undefined, 'Object.prototype untouched');
+        if (expectFailure) {
+          assert.ok(f, 'fetching into msg.payload.__proto__ goes to Failure');
+          assert.match(String(f.error?.message), /__proto__/);
+        } else {
+          assert.equal(f, undefined, String(f?.error?.message));
+          assert.deepEqual(o2.msgs[0].payload, { p: 1, cs_config: { a: {} } });
         }
       });
     }

@@ -128,8 +128,9 @@ export function setOwn(target: Record<string, unknown>, key: string, value: unkn
 }
 
 /**
- * Deep copy of a message or a part of one. Unlike a naive clone, keys named `__proto__` stay plain data
- * and never become a prototype (RELIABILITY case 14), nesting beyond `maxDepth` is an error rather than a
+ * Deep copy of a message or a part of one. Unlike a naive clone, keys named `__proto__` are left out, at any
+ * depth: copied as plain data they would still become a prototype in the next clone that assigns keys, as
+ * Node-RED's for a second wire does (RELIABILITY case 14). Nesting beyond `maxDepth` is an error rather than a
  * stack overflow (case 13), and Buffers are copied as Buffers. Functions and class instances other than
  * Date/Buffer/typed arrays are kept by reference (like Node-RED's own clone does for req/res objects).
  */
@@ -154,7 +155,7 @@ function cloneValue(value: unknown, depth: number, maxDepth: number): unknown {
   if (proto !== Object.prototype && proto !== null) return value;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
-    setOwn(out, key, cloneValue((value as Record<string, unknown>)[key], depth + 1, maxDepth));
+    if (key !== '__proto__') out[key] = cloneValue((value as Record<string, unknown>)[key], depth + 1, maxDepth);
   }
   return out;
 }
