@@ -130,8 +130,8 @@ export function setOwn(target: Record<string, unknown>, key: string, value: unkn
 /**
  * Deep copy of a message or a part of one. Unlike a naive clone, keys named `__proto__` are left out, at any
  * depth: copied as plain data they would still become a prototype in the next clone that assigns keys, as
- * Node-RED's for a second wire does (RELIABILITY case 14). Nesting beyond `maxDepth` is an error rather than a
- * stack overflow (case 13), and Buffers are copied as Buffers. Functions and class instances other than
+ * Node-RED's for a second wire does. Nesting beyond `maxDepth` is an error rather than a stack overflow, and
+ * Buffers are copied as Buffers. Functions and class instances other than
  * Date/Buffer/typed arrays are kept by reference (like Node-RED's own clone does for req/res objects).
  */
 export function cloneMessage<T>(value: T, maxDepth = MAX_DEPTH): T {
@@ -204,8 +204,8 @@ export function jsonDeeperThan(json: string | Uint8Array, max = MAX_DEPTH): bool
  * Checks, in place, a value freshly parsed from JSON (a script's or a decoder's result) before it becomes part
  * of a message: nested deeper than MAX_DEPTH, it is refused (MessageError "too-deep", naming `what`); otherwise
  * every own key named `__proto__` is deleted, at any depth. JSON.parse keeps such a key as plain data, but
- * Node-RED's clone for a second output wire assigns it and so turns it into the copy's prototype (RELIABILITY
- * case 14). Returns how many keys were dropped.
+ * Node-RED's clone for a second output wire assigns it and so turns it into the copy's prototype. Returns how
+ * many keys were dropped.
  */
 export function checkParsed(value: unknown, what: string, maxDepth = MAX_DEPTH): number {
   let dropped = 0;
