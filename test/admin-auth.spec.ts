@@ -40,10 +40,11 @@ const ROUTES: Route[] = [
     write: true,
   },
   {
+    // A deployed node's last input may hold device secrets: write permission, like the Test run that uses it.
     method: 'get',
     path: '/rule-engine/script/sample/abc',
     pattern: '/rule-engine/script/sample/:id',
-    write: false,
+    write: true,
   },
 ];
 

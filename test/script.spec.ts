@@ -259,6 +259,36 @@ describe('script node', () => {
       assert.equal(after.port, 'ok', 'redeploy cleared the block');
     });
 
+    for (const [label, payload] of [
+      ['an input over 100,000 characters', { big: 'y'.repeat(150_000) }],
+      [
+        'an input nested deeper than 1000 levels',
+        JSON.parse(`${'{"a":'.repeat(1200)}1${'}'.repeat(1200)}`) as Record<string, unknown>,
+      ],
+      ['a result over 300,000 characters (the input repeated)', { rep: 'z'.repeat(60_000) }],
+    ] as const) {
+      it(`never blocks for data: ${label}, three times and more, and the next message runs`, async () => {
+        // A device decides the size and depth of what it sends: it must not be able to block the script.
+        await helper.load(
+          scriptNode,
+          flow(
+            'if (msg.rep) return {msg: {r: [msg.rep, msg.rep, msg.rep, msg.rep, msg.rep, msg.rep]}}; return {msg: {fine: true}};',
+            {
+              timeout: 1000,
+            },
+          ),
+        );
+        for (let i = 0; i < 4; i++) {
+          const r = await sendAndWait('sn', input({ payload }), ['ok', 'fail']);
+          assert.equal(r.port, 'fail');
+          assert.equal(r.msg.error?.kind, 'size', String(r.msg.error?.message));
+        }
+        const next = await sendAndWait('sn', input({ payload: { n: 1 } }), ['ok', 'fail']);
+        assert.equal(next.port, 'ok', String(next.msg.error?.message));
+        assert.deepEqual(next.msg.payload, { fine: true });
+      });
+    }
+
     it('never blocks a script that throws: every message goes to Failure with the error text', async () => {
       await helper.load(scriptNode, flow('throw new Error("bad input " + msg.n);'));
       for (let i = 0; i < 6; i++) {
@@ -344,6 +374,124 @@ describe('script node', () => {
       r = await helper.request().get('/rule-engine/script/sample/sn').expect(200);
       assert.equal(r.body.source, 'last');
       assert.deepEqual(r.body.sample.msg, { seen: 1 });
+    });
+
+    const test = (body: Record<string, unknown>) => helper.request().post('/rule-engine/script/test').send(body);
+
+    it('refuses a time limit over the maximum (10 s, or ruleEngine.maxScriptTimeout) with 400', async () => {
+      await helper.load(scriptNode, flow('return {msg: msg};'));
+      const over = await test({ id: 'sn', script: 'return {msg: msg};', msg: {}, timeout: 10_001 });
+      assert.equal(over.status, 400);
+      assert.equal(over.body.ok, false);
+      assert.equal(over.body.error.kind, 'config');
+      assert.match(over.body.error.message, /time limit of 10001 ms is over the maximum of 10000 ms/);
+      const atMax = await test({ id: 'sn', script: 'return {msg: msg};', msg: { a: 1 }, timeout: 10_000 });
+      assert.equal(atMax.status, 200);
+      assert.equal(atMax.body.ok, true);
+      try {
+        helper.settings({ ruleEngine: { maxScriptTimeout: 300 } });
+        await helper.unload();
+        await helper.load(scriptNode, flow('return {msg: msg};'));
+        const r = await test({ id: 'sn', script: 'return {msg: msg};', msg: {}, timeout: 301 });
+        assert.equal(r.status, 400);
+        assert.match(r.body.error.message, /over the maximum of 300 ms/);
+        assert.equal((await test({ id: 'sn', script: 'return {msg: msg};', msg: {}, timeout: 300 })).body.ok, true);
+      } finally {
+        helper.settings({ ruleEngine: undefined });
+      }
+    });
+
+    it('blocks Test runs of a node for 60 s after 3 time-outs through the route; other nodes still test', async () => {
+      await helper.load(scriptNode, flow('return {msg: msg};'));
+      for (let i = 0; i < 3; i++) {
+        const r = await test({ id: 'sn', script: 'while (true) {}', msg: {}, timeout: 50 });
+        assert.equal(r.status, 200);
+        assert.equal(r.body.error.kind, 'timeout');
+      }
+      const blocked = await test({ id: 'sn', script: 'return {msg: msg};', msg: { a: 1 }, timeout: 50 });
+      assert.equal(blocked.status, 429);
+      assert.equal(blocked.body.ok, false);
+      assert.equal(blocked.body.error.kind, 'blocked');
+      assert.match(blocked.body.error.message, /Test runs of this node blocked for 6\d s after 3 errors within 60 s/);
+      assert.match(blocked.body.error.message, /timed out after 50 ms/);
+      assert.ok(Number(blocked.headers['retry-after']) > 50);
+      const other = await test({ id: 'other', script: 'return {msg: msg};', msg: { a: 1 } });
+      assert.equal(other.status, 200);
+      assert.equal(other.body.ok, true);
+      // Errors the script throws, compile errors and size errors do not count.
+      for (let i = 0; i < 4; i++) {
+        const r = await test({ id: 'other', script: i % 2 ? 'throw new Error("x");' : 'return {msg: ;', msg: {} });
+        assert.equal(r.status, 200);
+      }
+      assert.equal((await test({ id: 'other', script: 'return {msg: msg};', msg: {} })).status, 200);
+      // The deployed node itself is not blocked by its Test runs.
+      const deployed = await sendAndWait('sn', input(), ['ok', 'fail']);
+      assert.equal(deployed.port, 'ok');
+    });
+
+    it('runs one Test at a time per node: a second one while the first runs gets 409', async () => {
+      // In the script thread, a running Test leaves the event loop free to take the second request.
+      const saved = process.env.RULE_ENGINE_SCRIPT_THREAD;
+      process.env.RULE_ENGINE_SCRIPT_THREAD = 'on';
+      try {
+        await helper.load(scriptNode, flow('return {msg: msg};'));
+        const slow = 'var t = Date.now(); while (Date.now() - t < 1500) {} return {msg: {slow: true}};';
+        const first = Promise.resolve(test({ id: 'sn', script: slow, msg: {}, timeout: 5000 }));
+        await delay(400);
+        const second = await test({ id: 'sn', script: 'return {msg: msg};', msg: {} });
+        assert.equal(second.status, 409);
+        assert.equal(second.body.error.kind, 'busy');
+        assert.match(second.body.error.message, /still running/);
+        const elsewhere = await test({ id: 'other', script: 'return {msg: {b: 1}};', msg: {} });
+        assert.equal(elsewhere.status, 200, 'another node tests meanwhile');
+        const done = await first;
+        assert.equal(done.status, 200);
+        assert.deepEqual(done.body.output[0].msg, { slow: true });
+        const after = await test({ id: 'sn', script: 'return {msg: msg};', msg: { c: 1 } });
+        assert.equal(after.status, 200, 'the next one runs once the first is done');
+      } finally {
+        if (saved === undefined) delete process.env.RULE_ENGINE_SCRIPT_THREAD;
+        else process.env.RULE_ENGINE_SCRIPT_THREAD = saved;
+      }
+    });
+  });
+
+  describe('maximum time limit', () => {
+    afterEach(() => helper.settings({ ruleEngine: undefined }));
+
+    it('refuses a deployed time limit over 10 s: red status, node.error, every message to Failure, never blocked', async () => {
+      await helper.load(scriptNode, flow('return {msg: msg};', { timeout: 20_000 }));
+      await delay(100);
+      const st = statusCalls('sn').at(-1);
+      assert.equal(st?.fill, 'red');
+      assert.match(String(st?.text), /time limit of 20000 ms is over the maximum/);
+      assert.ok(
+        errorCalls('sn').some((e) => /time limit of 20000 ms is over the maximum of 10000 ms/.test(e)),
+        'reported through node.error at deploy',
+      );
+      for (let i = 0; i < 4; i++) {
+        const r = await sendAndWait('sn', input(), ['ok', 'fail']);
+        assert.equal(r.port, 'fail');
+        assert.equal(r.msg.error?.kind, 'config', String(r.msg.error?.message));
+        assert.equal(r.msg.error?.code, 'time-limit-over-max');
+        assert.match(String(r.msg.error?.message), /ruleEngine\.maxScriptTimeout/);
+      }
+    });
+
+    it('takes the maximum from settings.js (ruleEngine.maxScriptTimeout)', async () => {
+      helper.settings({ ruleEngine: { maxScriptTimeout: 300 } });
+      await helper.load(scriptNode, flow('return {msg: {fine: true}};', { timeout: 400 }));
+      const refused = await sendAndWait('sn', input(), ['ok', 'fail']);
+      assert.equal(refused.port, 'fail');
+      assert.match(String(refused.msg.error?.message), /time limit of 400 ms is over the maximum of 300 ms/);
+      await helper.unload();
+      await helper.load(scriptNode, flow('return {msg: {fine: true}};', { timeout: 300 }));
+      const ok = await sendAndWait('sn', input(), ['ok', 'fail']);
+      assert.equal(ok.port, 'ok');
+      helper.settings({ ruleEngine: { maxScriptTimeout: 60_000 } });
+      await helper.unload();
+      await helper.load(scriptNode, flow('return {msg: {fine: true}};', { timeout: 20_000 }));
+      assert.equal((await sendAndWait('sn', input(), ['ok', 'fail'])).port, 'ok', 'a raised maximum allows more');
     });
   });
 });

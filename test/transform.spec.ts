@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { TestGate, type TestOutcome, TestRefusedError } from '../nodes/lib/script-node';
 import { ErrorBlocker, messagesFromResult, type ScriptMessage } from '../nodes/lib/transform';
 
 const input: ScriptMessage = { msg: { a: 1 }, metadata: { k: 'v' }, msgType: 'POST_TELEMETRY_REQUEST' };
@@ -77,5 +78,45 @@ describe('error blocker (pure)', () => {
       t += 31_000;
     }
     assert.equal(b.remaining(), 0);
+  });
+});
+
+describe('Test gate (pure)', () => {
+  const timeout = async (): Promise<TestOutcome> => ({ ok: false, error: { message: 'timed out', kind: 'timeout' } });
+  const fine = async (): Promise<TestOutcome> => ({ ok: true, output: 1 });
+
+  it('blocks Test runs of a node for 60 s after 3 time-outs, then forgets it', async () => {
+    let t = 5_000_000;
+    const gate = new TestGate(undefined, () => t);
+    for (let i = 0; i < 3; i++) await gate.run('n1', timeout);
+    await assert.rejects(gate.run('n1', fine), (err: unknown) => {
+      assert.ok(err instanceof TestRefusedError);
+      assert.equal(err.status, 429);
+      assert.equal(err.kind, 'blocked');
+      assert.equal(err.retryAfterS, 60);
+      return true;
+    });
+    assert.deepEqual(await gate.run('n2', fine), { ok: true, output: 1 }, 'other nodes run');
+    t += 60_000;
+    assert.deepEqual(await gate.run('n1', fine), { ok: true, output: 1 });
+    assert.equal((gate as unknown as { nodes: Map<string, unknown> }).nodes.size, 0, 'idle nodes are forgotten');
+  });
+
+  it('counts only time-outs and memory errors, and refuses a second run of the same node with 409', async () => {
+    const gate = new TestGate();
+    for (const kind of ['runtime', 'compile', 'size', 'result', 'config', 'input']) {
+      for (let i = 0; i < 3; i++) await gate.run('n', async () => ({ ok: false, error: { message: kind, kind } }));
+    }
+    assert.deepEqual(await gate.run('n', fine), { ok: true, output: 1 });
+    let release: () => void = () => {};
+    const first = gate.run(
+      'n',
+      () => new Promise<TestOutcome>((r) => (release = () => r({ ok: true, output: 'first' }))),
+    );
+    await assert.rejects(gate.run('n', fine), (err: unknown) => err instanceof TestRefusedError && err.status === 409);
+    assert.deepEqual(await gate.run('m', fine), { ok: true, output: 1 });
+    release();
+    assert.deepEqual(await first, { ok: true, output: 'first' });
+    assert.deepEqual(await gate.run('n', fine), { ok: true, output: 1 });
   });
 });

@@ -5,9 +5,10 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { bytesArgument, compileDecoder, compileEncoder, testPayloadBytes } from '../lib/converters';
 import { parseEncoderResult, toMqtt } from '../lib/downlink';
-import { DEFAULT_MAX_PAYLOAD, Integration, metadataFrom } from '../lib/integration';
-import { dropProtoKeys, normaliseMetadata } from '../lib/message';
+import { DEFAULT_MAX_PAYLOAD, Integration, looksLikeJson, metadataFrom } from '../lib/integration';
+import { checkParsed, jsonDeeperThan, MAX_DEPTH, MessageError, normaliseMetadata } from '../lib/message';
 import { adminPermission, numberSetting } from '../lib/node-red';
+import { answerTest, maxScriptTimeout, type TestOutcome, testErrorKind, testTimeout } from '../lib/script-node';
 import type { ThreadedScript } from '../lib/script-thread';
 
 interface IntegrationNode extends Node {
@@ -55,9 +56,13 @@ export = (RED: NodeAPI) => {
         retain: def.retain === true || def.retain === 'true',
         maxPayloadBytes: numberSetting(def.maxPayloadBytes, DEFAULT_MAX_PAYLOAD, 1),
         timeoutMs: numberSetting(def.timeout, 500, 1),
+        maxTimeoutMs: maxScriptTimeout(RED),
       },
       (which, err) => this.error(`integration ${which}: ${err.message}`),
     );
+    // Refused at deploy: neither converter is compiled, and the uplink and downlink nodes using this
+    // integration show the error and send every message to Failure with it.
+    if (this.integration.configError) this.error(`integration: ${this.integration.configError.message}`);
     this.on('close', (_removed: boolean, done: () => void) => {
       this.integration.dispose();
       done();
@@ -68,30 +73,14 @@ export = (RED: NodeAPI) => {
   if (!RED.httpAdmin || routed.has(RED.httpAdmin)) return;
   routed.add(RED.httpAdmin);
 
+  // Both Test routes go through the Test gate under the integration's node id, with the deployed
+  // integration's bounds: the maximum time limit, the payload size and depth limits, the result checks.
   RED.httpAdmin.post(
     '/rule-engine/integration/test-decoder',
     ...adminPermission(RED, 'rule-integration.write'),
     (req, res) => {
       const b = (req.body ?? {}) as Record<string, unknown>;
-      let script: ThreadedScript | undefined;
-      (async () => {
-        const bytes = testPayloadBytes(b.payload, b.payloadFormat);
-        const timeoutMs = Math.min(numberSetting(b.timeout, 500, 1), 10_000);
-        script = await compileDecoder(String(b.decoder ?? ''), { timeoutMs }, DEFAULT_MAX_PAYLOAD);
-        const md = {
-          ...metadataFrom(b.integrationMetadata),
-          ...normaliseMetadata(b.metadata ?? {}),
-          integrationName: String(b.integrationName || 'integration'),
-        };
-        const output = await script.invoke([bytesArgument(bytes), md]);
-        dropProtoKeys(output);
-        return { ok: true, output };
-      })()
-        .then(
-          (r) => res.json(r),
-          (err) => res.json({ ok: false, error: { message: String(err?.message ?? err), kind: err?.kind ?? 'input' } }),
-        )
-        .finally(() => script?.dispose());
+      answerTest(RED.httpAdmin, res, b.id, () => testDecoder(b, maxScriptTimeout(RED)));
     },
   );
 
@@ -100,34 +89,78 @@ export = (RED: NodeAPI) => {
     ...adminPermission(RED, 'rule-integration.write'),
     (req, res) => {
       const b = (req.body ?? {}) as Record<string, unknown>;
-      let script: ThreadedScript | undefined;
-      (async () => {
-        const timeoutMs = Math.min(numberSetting(b.timeout, 500, 1), 10_000);
-        script = await compileEncoder(String(b.encoder ?? ''), { timeoutMs });
-        const result = await script.invoke([
-          b.msg,
-          normaliseMetadata(b.metadata ?? {}),
-          typeof b.msgType === 'string' ? b.msgType : '',
-          metadataFrom(b.integrationMetadata),
-        ]);
-        const topicPattern = typeof b.topicPattern === 'string' && b.topicPattern ? b.topicPattern : '${topic}';
-        const output = parseEncoderResult(result).map((r) => {
-          if (!r.ok) return { error: r.error.message };
-          try {
-            const m = toMqtt(r.value, { topicPattern, qos: qosOf(b.qos ?? 1), retain: b.retain === true });
-            const payload = Buffer.isBuffer(m.payload) ? m.payload.toString('base64') : m.payload;
-            return { ...r.value, mqtt: { ...m, payload } };
-          } catch (err) {
-            return { ...r.value, error: (err as Error).message };
-          }
-        });
-        return { ok: true, output };
-      })()
-        .then(
-          (r) => res.json(r),
-          (err) => res.json({ ok: false, error: { message: String(err?.message ?? err), kind: err?.kind ?? 'input' } }),
-        )
-        .finally(() => script?.dispose());
+      answerTest(RED.httpAdmin, res, b.id, () => testEncoder(b, maxScriptTimeout(RED)));
     },
   );
 };
+
+/** The decoder Test: compiles the decoder and runs it once on the payload from the dialog. */
+async function testDecoder(b: Record<string, unknown>, maxTimeoutMs: number): Promise<TestOutcome> {
+  const timeoutMs = testTimeout(b.timeout, maxTimeoutMs);
+  if (typeof timeoutMs !== 'number') return timeoutMs;
+  let script: ThreadedScript | undefined;
+  try {
+    let bytes: Buffer;
+    try {
+      bytes = testPayloadBytes(b.payload, b.payloadFormat);
+    } catch (err) {
+      throw new MessageError(`the payload cannot be read: ${(err as Error).message}`, 'bad-payload');
+    }
+    const maxPayloadBytes = numberSetting(b.maxPayloadBytes, DEFAULT_MAX_PAYLOAD, 1);
+    if (bytes.length > maxPayloadBytes) {
+      throw new MessageError(
+        `payload of ${bytes.length} bytes is over the integration's limit of ${maxPayloadBytes} bytes`,
+        'payload-too-large',
+      );
+    }
+    if (looksLikeJson(bytes) && jsonDeeperThan(bytes, MAX_DEPTH)) {
+      throw new MessageError(`payload JSON is nested deeper than ${MAX_DEPTH} levels`, 'too-deep');
+    }
+    script = await compileDecoder(String(b.decoder ?? ''), { timeoutMs }, maxPayloadBytes);
+    const md = {
+      ...metadataFrom(b.integrationMetadata),
+      ...normaliseMetadata(b.metadata ?? {}),
+      integrationName: String(b.integrationName || 'integration'),
+    };
+    const output = await script.invoke([bytesArgument(bytes), md]);
+    checkParsed(output, 'the decoder result');
+    return { ok: true, output };
+  } catch (err) {
+    return { ok: false, error: { message: String((err as Error)?.message ?? err), kind: testErrorKind(err) } };
+  } finally {
+    script?.dispose();
+  }
+}
+
+/** The encoder Test: compiles the encoder, runs it once on the message from the dialog, and shows the publish. */
+async function testEncoder(b: Record<string, unknown>, maxTimeoutMs: number): Promise<TestOutcome> {
+  const timeoutMs = testTimeout(b.timeout, maxTimeoutMs);
+  if (typeof timeoutMs !== 'number') return timeoutMs;
+  let script: ThreadedScript | undefined;
+  try {
+    script = await compileEncoder(String(b.encoder ?? ''), { timeoutMs });
+    const result = await script.invoke([
+      b.msg,
+      normaliseMetadata(b.metadata ?? {}),
+      typeof b.msgType === 'string' ? b.msgType : '',
+      metadataFrom(b.integrationMetadata),
+    ]);
+    checkParsed(result, 'the encoder result');
+    const topicPattern = typeof b.topicPattern === 'string' && b.topicPattern ? b.topicPattern : '${topic}';
+    const output = parseEncoderResult(result).map((r) => {
+      if (!r.ok) return { error: r.error.message };
+      try {
+        const m = toMqtt(r.value, { topicPattern, qos: qosOf(b.qos ?? 1), retain: b.retain === true });
+        const payload = Buffer.isBuffer(m.payload) ? m.payload.toString('base64') : m.payload;
+        return { ...r.value, mqtt: { ...m, payload } };
+      } catch (err) {
+        return { ...r.value, error: (err as Error).message };
+      }
+    });
+    return { ok: true, output };
+  } catch (err) {
+    return { ok: false, error: { message: String((err as Error)?.message ?? err), kind: testErrorKind(err) } };
+  } finally {
+    script?.dispose();
+  }
+}

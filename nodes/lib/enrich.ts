@@ -81,6 +81,9 @@ export async function enrichMessage(
   const put = (name: string, value: unknown) => {
     if (cfg.fetchTo === 'metadata') {
       setOwn(msg.metadata, name, toMetadataValue(value));
+    } else if (name === '__proto__') {
+      // An own __proto__ key holding an object would be the prototype of the payload's copy on a second wire.
+      throw new MessageError('cannot fetch a value into msg.payload.__proto__', 'bad-key', { key: name });
     } else {
       setOwn(msg.payload as Record<string, unknown>, name, cloneMessage(value));
     }

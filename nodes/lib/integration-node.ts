@@ -17,6 +17,7 @@ export function resolveIntegration(
   if (!id) throw new MessageError('no integration configured', 'no-integration');
   const n = RED.nodes.getNode(id) as unknown as IntegrationConfig | null;
   if (!n?.integration) throw new MessageError('the configured integration is missing or disabled', 'no-integration');
+  if (n.integration.configError) throw n.integration.configError;
   return n as IntegrationConfig & { integration: Integration };
 }
 

@@ -6,9 +6,15 @@
 import { bytesArgument, compileDecoder, compileEncoder } from './converters';
 import type { DeviceStore } from './device-store';
 import { type DownlinkOptions, type MqttOut, parseEncoderResult, toMqtt } from './downlink';
-import { dropProtoKeys, MAX_DEPTH, MessageError, type Metadata, type RuleMsg, setOwn } from './message';
+import { checkParsed, jsonDeeperThan, MAX_DEPTH, MessageError, type Metadata, type RuleMsg, setOwn } from './message';
 import { ensureDeviceOnce } from './save-data';
-import { GuardedScript, type RunnableScript } from './script-node';
+import {
+  DEFAULT_MAX_SCRIPT_TIMEOUT_MS,
+  GuardedScript,
+  type RunnableScript,
+  type ScriptConfigError,
+  timeLimitError,
+} from './script-node';
 import { messagesForItem, parseDecoderResult } from './uplink';
 
 export interface IntegrationSettings {
@@ -22,6 +28,8 @@ export interface IntegrationSettings {
   retain: boolean;
   maxPayloadBytes: number;
   timeoutMs: number;
+  /** The longest time limit allowed (see maxScriptTimeout); a longer timeoutMs is refused. */
+  maxTimeoutMs?: number;
 }
 
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024;
@@ -48,6 +56,8 @@ export interface UplinkOutcome {
 export class Integration {
   readonly decoder: GuardedScript;
   readonly encoder: GuardedScript;
+  /** Why the settings are refused (neither converter is compiled then), if they are. */
+  readonly configError: ScriptConfigError | undefined;
 
   constructor(
     readonly settings: IntegrationSettings,
@@ -58,6 +68,13 @@ export class Integration {
     } = {},
   ) {
     const limits = { timeoutMs: settings.timeoutMs };
+    this.configError = timeLimitError(settings.timeoutMs, settings.maxTimeoutMs ?? DEFAULT_MAX_SCRIPT_TIMEOUT_MS);
+    const refused = this.configError;
+    if (refused) {
+      this.decoder = new GuardedScript(Promise.reject(refused));
+      this.encoder = new GuardedScript(Promise.reject(refused));
+      return;
+    }
     this.decoder = new GuardedScript(
       (compilers.decoder ?? ((s) => compileDecoder(s.decoder, limits, s.maxPayloadBytes)))(settings),
       (e) => onCompileError?.('decoder', e),
@@ -83,8 +100,7 @@ export class Integration {
    * runs (RELIABILITY case 13): parsing it inside the sandbox would only end in a stack overflow.
    */
   checkDepth(bytes: Buffer): void {
-    const depth = jsonNesting(bytes, MAX_DEPTH);
-    if (depth > MAX_DEPTH) {
+    if (looksLikeJson(bytes) && jsonDeeperThan(bytes, MAX_DEPTH)) {
       throw new MessageError(`payload JSON is nested deeper than ${MAX_DEPTH} levels`, 'too-deep', {
         limit: MAX_DEPTH,
       });
@@ -98,7 +114,7 @@ export class Integration {
     const md: Metadata = { ...this.settings.metadata, integrationName: this.settings.name };
     if (topic !== undefined) md.topic = topic;
     const result = await this.decoder.run([bytesArgument(bytes), md]);
-    dropProtoKeys(result);
+    checkParsed(result, 'the decoder result');
     const out: UplinkOutcome = { messages: [], failures: [] };
     for (const r of parseDecoderResult(result, now)) {
       if (!r.ok) {
@@ -134,6 +150,7 @@ export class Integration {
     msgType: string;
   }): Promise<{ out: MqttOut[]; failures: MessageError[] }> {
     const result = await this.encoder.run([msg.payload, msg.metadata, msg.msgType, this.settings.metadata]);
+    checkParsed(result, 'the encoder result');
     const opts: DownlinkOptions = {
       topicPattern: this.settings.topicPattern,
       qos: this.settings.qos,
@@ -161,32 +178,9 @@ export class Integration {
   }
 }
 
-/**
- * How deep the brackets of JSON-looking bytes nest, counting only outside strings; stops once past `limit`.
- * Bytes that do not start (after white space) with { or [ are not JSON text: 0.
- */
-export function jsonNesting(bytes: Buffer, limit: number): number {
+/** Whether bytes start (after white space) with { or [: only then are they scanned as JSON text. */
+export function looksLikeJson(bytes: Buffer): boolean {
   let i = 0;
   while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
-  if (i >= bytes.length || (bytes[i] !== 0x7b && bytes[i] !== 0x5b)) return 0;
-  let depth = 0;
-  let max = 0;
-  let inString = false;
-  let escaped = false;
-  for (; i < bytes.length; i++) {
-    const c = bytes[i];
-    if (inString) {
-      if (escaped) escaped = false;
-      else if (c === 0x5c) escaped = true;
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
-    else if (c === 0x7b || c === 0x5b) {
-      depth++;
-      if (depth > max) {
-        max = depth;
-        if (max > limit) return max;
-      }
-    } else if (c === 0x7d || c === 0x5d) depth--;
-  }
-  return max;
+  return i < bytes.length && (bytes[i] === 0x7b || bytes[i] === 0x5b);
 }

@@ -31,7 +31,12 @@ export interface RuleMsg {
   [key: string]: unknown;
 }
 
-/** Deepest nesting we clone or walk; deeper payloads are rejected rather than risking stack overflow. */
+/**
+ * The one depth limit: the deepest nesting of arrays and objects (the outermost counts as 1) accepted in a
+ * script's or decoder's input and result, in a device's JSON payload, and in what this package clones. Deeper
+ * data is refused with an error before it reaches a clone (ours, or Node-RED's for a second wire), rather than
+ * risking a stack overflow there or a `__proto__` key below the depth that was checked.
+ */
 export const MAX_DEPTH = 1000;
 
 export class MessageError extends Error {
@@ -123,13 +128,14 @@ export function setOwn(target: Record<string, unknown>, key: string, value: unkn
 }
 
 /**
- * Deep copy of a message or a part of one. Unlike a naive clone, keys named `__proto__` stay plain data
- * and never become a prototype (RELIABILITY case 14), nesting beyond `maxDepth` is an error rather than a
- * stack overflow (case 13), and Buffers are copied as Buffers. Functions and class instances other than
+ * Deep copy of a message or a part of one. Unlike a naive clone, keys named `__proto__` are left out, at any
+ * depth: copied as plain data they would still become a prototype in the next clone that assigns keys, as
+ * Node-RED's for a second wire does. Nesting beyond `maxDepth` is an error rather than a stack overflow, and
+ * Buffers are copied as Buffers. Functions and class instances other than
  * Date/Buffer/typed arrays are kept by reference (like Node-RED's own clone does for req/res objects).
  */
 export function cloneMessage<T>(value: T, maxDepth = MAX_DEPTH): T {
-  return cloneValue(value, 0, maxDepth) as T;
+  return cloneValue(value, 1, maxDepth) as T;
 }
 
 function cloneValue(value: unknown, depth: number, maxDepth: number): unknown {
@@ -149,24 +155,9 @@ function cloneValue(value: unknown, depth: number, maxDepth: number): unknown {
   if (proto !== Object.prototype && proto !== null) return value;
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(value)) {
-    setOwn(out, key, cloneValue((value as Record<string, unknown>)[key], depth + 1, maxDepth));
+    if (key !== '__proto__') out[key] = cloneValue((value as Record<string, unknown>)[key], depth + 1, maxDepth);
   }
   return out;
-}
-
-/** Nesting depth of a JSON-like value, stopping early once `limit` is passed (no recursion). */
-export function depthExceeds(value: unknown, limit: number): boolean {
-  const stack: Array<[unknown, number]> = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) continue;
-    if (d >= limit) return true;
-    const children = Array.isArray(v) ? v : Object.values(v as object);
-    for (const c of children) {
-      if (c !== null && typeof c === 'object') stack.push([c, d + 1]);
-    }
-  }
-  return false;
 }
 
 /** Reads `a.b[0].c` from an object without evaluating anything; undefined when any step is missing. */
@@ -185,16 +176,46 @@ export function getPath(root: unknown, path: string): unknown {
 }
 
 /**
- * Deletes, in place, every own key named `__proto__` from freshly parsed JSON (a decoder's or a script's
- * result). JSON.parse keeps such a key as plain data, but Node-RED's clone for a second output wire assigns it
- * and so turns it into the copy's prototype (RELIABILITY case 14). Returns how many were dropped.
+ * True when JSON text nests arrays/objects deeper than `max` levels; brackets inside strings do not count. Takes
+ * the text or its UTF-8 bytes: every character that matters is ASCII, and no byte of a multi-byte UTF-8 sequence
+ * is. Does not check that the text is valid JSON.
  */
-export function dropProtoKeys(value: unknown, maxDepth = MAX_DEPTH): number {
+export function jsonDeeperThan(json: string | Uint8Array, max = MAX_DEPTH): boolean {
+  const text = typeof json === 'string';
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = text ? (json as string).charCodeAt(i) : (json as Uint8Array)[i];
+    if (inString) {
+      if (c === 92 /* \ */) i++;
+      else if (c === 34 /* " */) inString = false;
+    } else if (c === 34) {
+      inString = true;
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+      if (++depth > max) return true;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+/**
+ * Checks, in place, a value freshly parsed from JSON (a script's or a decoder's result) before it becomes part
+ * of a message: nested deeper than MAX_DEPTH, it is refused (MessageError "too-deep", naming `what`); otherwise
+ * every own key named `__proto__` is deleted, at any depth. JSON.parse keeps such a key as plain data, but
+ * Node-RED's clone for a second output wire assigns it and so turns it into the copy's prototype. Returns how
+ * many keys were dropped.
+ */
+export function checkParsed(value: unknown, what: string, maxDepth = MAX_DEPTH): number {
   let dropped = 0;
-  const stack: Array<[unknown, number]> = [[value, 0]];
+  const stack: Array<[unknown, number]> = [[value, 1]];
   while (stack.length > 0) {
-    const [v, d] = stack.pop()!;
-    if (v === null || typeof v !== 'object' || Buffer.isBuffer(v) || d > maxDepth) continue;
+    const [v, d] = stack.pop() as [unknown, number];
+    if (v === null || typeof v !== 'object' || Buffer.isBuffer(v)) continue;
+    if (d > maxDepth) {
+      throw new MessageError(`${what} is nested deeper than ${maxDepth} levels`, 'too-deep', { limit: maxDepth });
+    }
     if (!Array.isArray(v) && Object.hasOwn(v, '__proto__')) {
       Reflect.deleteProperty(v, '__proto__');
       dropped++;

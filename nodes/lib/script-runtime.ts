@@ -36,6 +36,7 @@ import {
   type QuickJSRuntime,
   type QuickJSWASMModule,
 } from 'quickjs-emscripten-core';
+import { jsonDeeperThan, MAX_DEPTH } from './message';
 
 export interface ScriptLimits {
   /** Wall-clock time limit of one call (including the promise jobs it queues), in milliseconds. */
@@ -74,8 +75,11 @@ export const DEFAULT_LIMITS: ScriptLimits = Object.freeze({
   maxStackBytes: 32 * 1024,
 });
 
-/** Deepest nesting of arrays/objects accepted in the call's arguments (checked before the engine sees them). */
-export const MAX_INPUT_DEPTH = 1000;
+/**
+ * Deepest nesting of arrays/objects accepted in the call's arguments (checked before the engine sees them): the
+ * message model's one depth limit.
+ */
+export const MAX_INPUT_DEPTH = MAX_DEPTH;
 
 export type ScriptErrorKind = 'compile' | 'timeout' | 'runtime' | 'size' | 'memory' | 'result';
 
@@ -257,13 +261,16 @@ const probeEngine = new EngineSlot();
 //   s<n>     the result's JSON is n characters, over the limit
 //   p        the result is a promise: run the pending jobs, then call settle()
 //   n        (settle only) the promise is still pending and nothing is left to run
+// Whenever jobs are pending after run() or settle(), the host runs them and calls settle() again: jobs run
+// after the call's own clean-up, and settle() cleans up after them (returning the same outcome).
 const PRELUDE = `(function () {
   'use strict';
   const G = globalThis;
   const parse = JSON.parse, stringify = JSON.stringify, apply = Reflect.apply;
   const PromiseCtor = Promise, promiseThen = Promise.prototype.then, fnToString = Function.prototype.toString;
-  const ErrorCtor = Error, StringCtor = String, EvalErrorCtor = EvalError;
+  const ErrorCtor = Error, StringCtor = String, EvalErrorCtor = EvalError, TypeErrorCtor = TypeError;
   const defineProperty = Object.defineProperty, getPrototypeOf = Object.getPrototypeOf;
+  const getOwnPropertySymbols = Object.getOwnPropertySymbols, isExtensible = Object.isExtensible;
 
   const disabled = (what) => function () { throw new EvalErrorCtor(what + ' is not available in scripts'); };
   const lock = (proto, what) => {
@@ -278,6 +285,38 @@ const PRELUDE = `(function () {
   lock(getPrototypeOf(async function* () {}), 'AsyncGeneratorFunction()');
   defineProperty(G, 'Function', { value: FunctionStub, writable: true, enumerable: false, configurable: true });
   defineProperty(G, 'eval', { value: disabled('eval()'), writable: true, enumerable: false, configurable: true });
+  // A finalization callback runs whenever the collector finds its target dead, which may be during a later
+  // call, with the closure of the call that registered it.
+  delete G.FinalizationRegistry;
+
+  // Math.random: QuickJS draws from one generator per context, so how many numbers a call drew would show in
+  // the numbers of the next call. Each call gets a generator of its own (sfc32), seeded from one number of the
+  // engine's generator: the engine's stream then moves by exactly one number per call, whatever the call does.
+  const engineRandom = Math.random;
+  let seed = 0, seeded = false, ra = 0, rb = 0, rc = 0, rd = 0;
+  const next32 = () => {
+    const t = (((ra + rb) | 0) + rd) | 0;
+    rd = (rd + 1) | 0;
+    ra = rb ^ (rb >>> 9);
+    rb = (rc + (rc << 3)) | 0;
+    rc = (rc << 21) | (rc >>> 11);
+    rc = (rc + t) | 0;
+    return t >>> 0;
+  };
+  const random = {
+    random() {
+      if (!seeded) {
+        seeded = true;
+        ra = (seed * 4294967296) | 0;
+        rb = (seed * 4503599627370496) % 4294967296 | 0;
+        rc = 0x9e3779b9 | 0;
+        rd = 1;
+        for (let i = 0; i < 12; i++) next32();
+      }
+      return ((next32() >>> 5) * 67108864 + (next32() >>> 6)) / 9007199254740992;
+    },
+  }.random;
+  defineProperty(Math, 'random', { value: random, writable: true, enumerable: false, configurable: true });
 
   const describe = (e) => {
     try {
@@ -293,14 +332,35 @@ const PRELUDE = `(function () {
   };
 
   // State kept by one call must not reach the next (RELIABILITY case 10): every object reachable from the
-  // globals (built-ins, their prototypes, the helpers) is frozen once, the existing globals become read-only,
-  // and any global a call adds is deleted when it returns. One that cannot be deleted escapes the wrapper as
-  // an error, which makes the host throw this sandbox away and build a fresh one.
+  // globals (built-ins, their prototypes, the helpers), from the intrinsics no global names (iterator and
+  // generator prototypes...) and from the script's own function is frozen once, the existing globals become
+  // read-only, and any global a call adds is deleted when it returns. A change to the global object that
+  // cannot be undone escapes the wrapper as an error, which makes the host throw this sandbox away.
+  // (Helpers must declare only functions and vars: a top-level let/const/class of theirs is not a property
+  // of the global object, so it would stay writable.)
   const ownKeys = Reflect.ownKeys, freeze = Object.freeze, isFrozen = Object.isFrozen;
   const getOwnPropertyDescriptor = Object.getOwnPropertyDescriptor;
-  const harden = () => {
+  const unnamedIntrinsics = () => {
+    const list = [
+      getPrototypeOf(async function () {}),
+      getPrototypeOf(function* () {}),
+      getPrototypeOf(async function* () {}),
+      getPrototypeOf([][Symbol.iterator]()),
+      getPrototypeOf(new Map().entries()),
+      getPrototypeOf(new Set().values()),
+      getPrototypeOf(''[Symbol.iterator]()),
+      getPrototypeOf(/a/g[Symbol.matchAll]('')),
+    ];
+    const it = [].values();
+    if (typeof it.map === 'function') list.push(getPrototypeOf(it.map((x) => x)));
+    if (typeof Iterator === 'function' && typeof Iterator.from === 'function') {
+      list.push(getPrototypeOf(Iterator.from({ next: () => ({ done: true }) })));
+    }
+    return list;
+  };
+  const harden = (roots) => {
     const seen = new Set();
-    const todo = [G];
+    const todo = roots;
     while (todo.length > 0) {
       const o = todo.pop();
       if (o === null || (typeof o !== 'object' && typeof o !== 'function') || seen.has(o)) continue;
@@ -326,19 +386,27 @@ const PRELUDE = `(function () {
         d.configurable = false;
         d.enumerable = false;
         defineProperty(G, k, d);
+      } else if (d && d.writable) {
+        // The helpers' function and var declarations cannot be reconfigured, but can still become read-only.
+        defineProperty(G, k, { writable: false });
       }
     }
-    // Global function declarations of the helpers cannot be reconfigured: remembered instead.
+    // Those stay enumerable: remembered instead.
     for (const k in G) fixedGlobals.add(k);
+    for (const s of getOwnPropertySymbols(G)) fixedSymbols.add(s);
   };
   const fixedGlobals = new Set();
-  // Defining a property on the global object directly could make it non-enumerable and non-configurable:
-  // refused, before the built-ins are frozen.
-  const guardDefine = (holder, name) => {
+  const fixedSymbols = new Set();
+  // Defining a property on the global object directly could make it non-enumerable and non-configurable, or
+  // an accessor (which clean() would run): refused, before the built-ins are frozen. The same through a Proxy
+  // of the global object: no such Proxy.
+  const refuseGlobal = (holder, name, targetOf) => {
     const original = holder[name];
     defineProperty(holder, name, {
-      value: function (target) {
-        if (target === G) throw new TypeError('scripts cannot define properties on the global object');
+      value: function () {
+        if (targetOf(this, arguments) === G) {
+          throw new TypeErrorCtor('scripts cannot define properties on the global object');
+        }
         return apply(original, this, arguments);
       },
       writable: false,
@@ -346,15 +414,52 @@ const PRELUDE = `(function () {
       configurable: false,
     });
   };
-  guardDefine(Object, 'defineProperty');
-  guardDefine(Object, 'defineProperties');
-  guardDefine(Reflect, 'defineProperty');
+  const firstArgument = (self, args) => args[0];
+  const receiver = (self) => self;
+  refuseGlobal(Object, 'defineProperty', firstArgument);
+  refuseGlobal(Object, 'defineProperties', firstArgument);
+  refuseGlobal(Reflect, 'defineProperty', firstArgument);
+  refuseGlobal(Object.prototype, '__defineGetter__', receiver);
+  refuseGlobal(Object.prototype, '__defineSetter__', receiver);
+  const ProxyCtor = Proxy, proxyRevocable = Proxy.revocable;
+  const noGlobalTarget = (target) => {
+    if (target === G) throw new TypeErrorCtor('scripts cannot wrap the global object in a Proxy');
+  };
+  const ProxyGuard = function Proxy(target, handler) {
+    if (new.target === undefined) throw new TypeErrorCtor("Proxy constructor requires 'new'");
+    noGlobalTarget(target);
+    return new ProxyCtor(target, handler);
+  };
+  defineProperty(ProxyGuard, 'revocable', {
+    value: { revocable(target, handler) { noGlobalTarget(target); return proxyRevocable(target, handler); } }.revocable,
+    writable: true,
+    enumerable: false,
+    configurable: true,
+  });
+  defineProperty(G, 'Proxy', { value: ProxyGuard, writable: true, enumerable: false, configurable: true });
   const globalProto = getPrototypeOf(G);
+  const assign = Object.assign, create = Object.create;
   const clean = () => {
     if (getPrototypeOf(G) !== globalProto) throw new ErrorCtor('the script changed the prototype of the global object');
-    for (const k in G) {
-      if (fixedGlobals.has(k)) continue;
-      if (!delete G[k]) throw new ErrorCtor('the script left a global that cannot be removed');
+    if (!isExtensible(G)) throw new ErrorCtor('the script made the global object non-extensible');
+    // The globals the call added are the enumerable own properties, string- or Symbol-keyed, but the helpers'.
+    // One Object.assign copies exactly those, in a third of the time of a for-in plus a Symbol listing. It
+    // would run a getter, but none can be defined on the global object; were one there, it could add globals
+    // while being copied: so copy again until nothing is left (or the call's deadline stops it).
+    for (;;) {
+      const added = assign(create(null), G);
+      let removed = false;
+      for (const k in added) {
+        if (fixedGlobals.has(k)) continue;
+        if (!delete G[k]) throw new ErrorCtor('the script left a global that cannot be removed');
+        removed = true;
+      }
+      for (const s of getOwnPropertySymbols(added)) {
+        if (fixedSymbols.has(s)) continue;
+        if (!delete G[s]) throw new ErrorCtor('the script left a global that cannot be removed');
+        removed = true;
+      }
+      if (!removed) return;
     }
   };
 
@@ -363,8 +468,8 @@ const PRELUDE = `(function () {
     if (typeof user !== 'function' || apply(fnToString, user, []) !== expectedSource) {
       throw new SyntaxError('the script must be a function body (check for unbalanced braces)');
     }
-    harden();
-    let token = 0, state = 0, outcome;
+    harden([G, user, ...unnamedIntrinsics()]);
+    let token = 0, state = 0, outcome, last = 'u';
 
     const finish = (r) => {
       if (r === undefined) return 'u';
@@ -382,7 +487,10 @@ const PRELUDE = `(function () {
     };
 
     const run = function (json) {
+      seed = engineRandom();
+      seeded = false;
       const out = runOnce(json);
+      last = out;
       if (out !== 'p') clean();
       return out;
     };
@@ -408,11 +516,15 @@ const PRELUDE = `(function () {
     };
 
     const settle = function () {
-      const st = state, v = outcome;
-      token++;
-      state = 0;
-      outcome = undefined;
-      const out = st === 1 ? finish(v) : st === 2 ? 'e' + describe(v) : 'n';
+      let out = last;
+      if (out === 'p') {
+        const st = state, v = outcome;
+        token++;
+        state = 0;
+        outcome = undefined;
+        out = st === 1 ? finish(v) : st === 2 ? 'e' + describe(v) : 'n';
+        last = out;
+      }
       clean();
       return out;
     };
@@ -516,26 +628,6 @@ export function resolveLimits(partial: Partial<ScriptLimits> | undefined): Requi
     throw new TypeError(`script limit maxStackBytes must be a positive number, got ${String(l.maxStackBytes)}`);
   }
   return l;
-}
-
-/** True when the JSON text nests arrays/objects deeper than `max` levels. */
-function jsonDeeperThan(json: string, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < json.length; i++) {
-    const c = json.charCodeAt(i);
-    if (inString) {
-      if (c === 92 /* \ */) i++;
-      else if (c === 34 /* " */) inString = false;
-    } else if (c === 34) {
-      inString = true;
-    } else if (c === 123 /* { */ || c === 91 /* [ */) {
-      if (++depth > max) return true;
-    } else if (c === 125 /* } */ || c === 93 /* ] */) {
-      depth--;
-    }
-  }
-  return false;
 }
 
 /** The JSON of a call's arguments, checked against the size and nesting limits. Throws ScriptError. */
@@ -915,15 +1007,15 @@ class Sandbox {
       out = ctx.getString(r.value);
       r.value.dispose();
     }
-    if (out === 'p' || rt.hasPendingJob()) {
+    // Jobs run after the wrapper cleaned up: settle() cleans up after them (and reads a promise's outcome).
+    // Converting that outcome may queue jobs again, hence the loop; settle() never returns 'p'.
+    while (out === 'p' || rt.hasPendingJob()) {
       const failed = this.drainJobs();
       if (failed) return failed;
-      if (out === 'p') {
-        const s = ctx.callFunction(this.settle as QuickJSHandle, ctx.undefined);
-        if (s.error) return this.escaped(s.error);
-        out = ctx.getString(s.value);
-        s.value.dispose();
-      }
+      const s = ctx.callFunction(this.settle as QuickJSHandle, ctx.undefined);
+      if (s.error) return this.escaped(s.error);
+      out = ctx.getString(s.value);
+      s.value.dispose();
     }
     if (this.interrupted) return this.timedOut();
     return out;

@@ -71,8 +71,9 @@ export interface BlockPolicy {
 export const DEFAULT_BLOCK_POLICY: BlockPolicy = { maxErrors: 3, windowMs: 60_000, blockMs: 60_000 };
 
 /**
- * Counts the errors that say the script itself is broken or dangerous (time-outs, compile, size and memory
- * errors; not exceptions the script throws) and blocks it for a while once there are too many.
+ * Counts the errors that say the script itself is broken or dangerous (its callers decide which: time-outs,
+ * memory and compile errors; not exceptions the script throws, nor errors about the data) and blocks it for a
+ * while once there are too many.
  */
 export class ErrorBlocker {
   private errors: number[] = [];
@@ -103,8 +104,14 @@ export class ErrorBlocker {
     return Math.max(0, this.blockedUntil - this.now());
   }
 
-  describe(): string {
+  /** True when neither blocked nor holding an error that could still count: forgetting it changes nothing. */
+  idle(): boolean {
+    const t = this.now();
+    return this.remaining() === 0 && this.errors.every((e) => t - e >= this.policy.windowMs);
+  }
+
+  describe(what = 'script'): string {
     const s = Math.ceil(this.remaining() / 1000);
-    return `script blocked for ${s} s after ${this.policy.maxErrors} errors within ${this.policy.windowMs / 1000} s (last: ${this.lastReason})`;
+    return `${what} blocked for ${s} s after ${this.policy.maxErrors} errors within ${this.policy.windowMs / 1000} s (last: ${this.lastReason})`;
   }
 }

@@ -5,7 +5,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { validateMessage } from '../lib/message';
 import { type Done, numberSetting, type Send, StatusTracker, sendFailure, t } from '../lib/node-red';
-import { registerScriptTestRoute, ScriptNodeRunner, type ScriptSettings } from '../lib/script-node';
+import { maxScriptTimeout, registerScriptTestRoute, ScriptNodeRunner, type ScriptSettings } from '../lib/script-node';
 
 interface ScriptDef extends NodeDef {
   script?: string;
@@ -22,6 +22,7 @@ export = (RED: NodeAPI) => {
     const settings: ScriptSettings = {
       body: typeof def.script === 'string' ? def.script : '',
       timeoutMs: numberSetting(def.timeout, 500, 1),
+      maxTimeoutMs: maxScriptTimeout(RED),
     };
     const runner = new ScriptNodeRunner(settings, {
       onCompileError: (err) => {
@@ -30,6 +31,11 @@ export = (RED: NodeAPI) => {
       },
     });
     runner.remember(node.id);
+    if (runner.configError) {
+      // Refused at deploy: nothing is compiled, and every message goes to Failure with this error.
+      status.error(runner.configError.message);
+      node.error(`script: ${runner.configError.message}`);
+    }
 
     node.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
       const fail = (err: unknown) => sendFailure(node, status, send, done, msg, err, 1, 2);
