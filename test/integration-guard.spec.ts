@@ -198,9 +198,8 @@ describe('integration converters: limits on every path', () => {
     });
 
     it('runs one Test at a time per integration: a second one while the first runs gets 409', async () => {
-      const saved = process.env.RULE_ENGINE_SCRIPT_THREAD;
-      process.env.RULE_ENGINE_SCRIPT_THREAD = 'on';
-      try {
+      // A running Test leaves the event loop free to take the second request.
+      {
         await helper.load(NODES, flow());
         const slow = 'var t = Date.now(); while (Date.now() - t < 1500) {} return {deviceName: "A"};';
         const first = Promise.resolve(decoderTest({ id: 'integ1', decoder: slow, timeout: 5000 }));
@@ -212,9 +211,6 @@ describe('integration converters: limits on every path', () => {
         assert.equal(done.status, 200);
         assert.deepEqual(done.body.output, { deviceName: 'A' });
         assert.equal((await encoderTest({ id: 'integ1' })).status, 200);
-      } finally {
-        if (saved === undefined) delete process.env.RULE_ENGINE_SCRIPT_THREAD;
-        else process.env.RULE_ENGINE_SCRIPT_THREAD = saved;
       }
     });
   });

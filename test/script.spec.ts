@@ -430,10 +430,8 @@ describe('script node', () => {
     });
 
     it('runs one Test at a time per node: a second one while the first runs gets 409', async () => {
-      // In the script thread, a running Test leaves the event loop free to take the second request.
-      const saved = process.env.RULE_ENGINE_SCRIPT_THREAD;
-      process.env.RULE_ENGINE_SCRIPT_THREAD = 'on';
-      try {
+      // A running Test leaves the event loop free to take the second request.
+      {
         await helper.load(scriptNode, flow('return {msg: msg};'));
         const slow = 'var t = Date.now(); while (Date.now() - t < 1500) {} return {msg: {slow: true}};';
         const first = Promise.resolve(test({ id: 'sn', script: slow, msg: {}, timeout: 5000 }));
@@ -449,9 +447,6 @@ describe('script node', () => {
         assert.deepEqual(done.body.output[0].msg, { slow: true });
         const after = await test({ id: 'sn', script: 'return {msg: msg};', msg: { c: 1 } });
         assert.equal(after.status, 200, 'the next one runs once the first is done');
-      } finally {
-        if (saved === undefined) delete process.env.RULE_ENGINE_SCRIPT_THREAD;
-        else process.env.RULE_ENGINE_SCRIPT_THREAD = saved;
       }
     });
   });

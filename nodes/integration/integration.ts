@@ -10,6 +10,7 @@ import { checkParsed, jsonDeeperThan, MAX_DEPTH, MessageError, normaliseMetadata
 import { adminPermission, numberSetting } from '../lib/node-red';
 import { answerTest, maxScriptTimeout, type TestOutcome, testErrorKind, testTimeout } from '../lib/script-node';
 import type { ThreadedScript } from '../lib/script-thread';
+import { testScriptHost } from '../lib/script-thread';
 
 interface IntegrationNode extends Node {
   integration: Integration;
@@ -116,7 +117,7 @@ async function testDecoder(b: Record<string, unknown>, maxTimeoutMs: number): Pr
     if (looksLikeJson(bytes) && jsonDeeperThan(bytes, MAX_DEPTH)) {
       throw new MessageError(`payload JSON is nested deeper than ${MAX_DEPTH} levels`, 'too-deep');
     }
-    script = await compileDecoder(String(b.decoder ?? ''), { timeoutMs }, maxPayloadBytes);
+    script = await compileDecoder(String(b.decoder ?? ''), { timeoutMs }, maxPayloadBytes, testScriptHost());
     const md = {
       ...metadataFrom(b.integrationMetadata),
       ...normaliseMetadata(b.metadata ?? {}),
@@ -138,7 +139,7 @@ async function testEncoder(b: Record<string, unknown>, maxTimeoutMs: number): Pr
   if (typeof timeoutMs !== 'number') return timeoutMs;
   let script: ThreadedScript | undefined;
   try {
-    script = await compileEncoder(String(b.encoder ?? ''), { timeoutMs });
+    script = await compileEncoder(String(b.encoder ?? ''), { timeoutMs }, testScriptHost());
     const result = await script.invoke([
       b.msg,
       normaliseMetadata(b.metadata ?? {}),

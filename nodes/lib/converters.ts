@@ -3,7 +3,7 @@
  * `decoder(payload, metadata)` and the downlink encoder `encoder(msg, metadata, msgType, integrationMetadata)`.
  */
 import type { ScriptLimits } from './script-runtime';
-import { compileThreadedScript, type ThreadedScript } from './script-thread';
+import { compileThreadedScript, type ScriptHost, scriptHost, type ThreadedScript } from './script-thread';
 
 /**
  * ThingsBoard's helpers for decoders. decodeToString reads the bytes as UTF-8 (invalid sequences become U+FFFD),
@@ -36,23 +36,27 @@ function decodeToJson(bytes) { return JSON.parse(decodeToString(bytes)); }
 export const DECODER_PARAMS = ['payload', 'metadata'];
 export const ENCODER_PARAMS = ['msg', 'metadata', 'msgType', 'integrationMetadata'];
 
+/** `host`: the deployed scripts' script thread, or the Test buttons' (testScriptHost()). */
 export function compileDecoder(
   body: string,
   limits: Partial<ScriptLimits>,
   maxPayloadBytes: number,
+  host: ScriptHost = scriptHost(),
 ): Promise<ThreadedScript> {
   // The bytes reach the sandbox as a JSON array of numbers: up to 4 characters a byte.
   const maxInputChars = Math.max(limits.maxInputChars ?? 100_000, maxPayloadBytes * 4 + 10_000);
-  return compileThreadedScript({
-    params: DECODER_PARAMS,
-    body,
-    helpers: DECODER_HELPERS,
-    limits: { ...limits, maxInputChars },
-  });
+  return compileThreadedScript(
+    { params: DECODER_PARAMS, body, helpers: DECODER_HELPERS, limits: { ...limits, maxInputChars } },
+    host,
+  );
 }
 
-export function compileEncoder(body: string, limits: Partial<ScriptLimits>): Promise<ThreadedScript> {
-  return compileThreadedScript({ params: ENCODER_PARAMS, body, limits });
+export function compileEncoder(
+  body: string,
+  limits: Partial<ScriptLimits>,
+  host: ScriptHost = scriptHost(),
+): Promise<ThreadedScript> {
+  return compileThreadedScript({ params: ENCODER_PARAMS, body, limits }, host);
 }
 
 /** A payload as `mqtt in` gives it (Buffer, string, or already parsed) as the bytes the device sent. */

@@ -84,7 +84,7 @@ export class Integration {
     );
   }
 
-  /** Checked before any script runs (RELIABILITY case 15). */
+  /** Checked before any script runs, so that a device cannot make the decoder parse megabytes. */
   checkSize(bytes: Buffer): void {
     if (bytes.length > this.settings.maxPayloadBytes) {
       throw new MessageError(
@@ -97,7 +97,7 @@ export class Integration {
 
   /**
    * A payload that is JSON text (starts with { or [) nested deeper than MAX_DEPTH is refused before the decoder
-   * runs (RELIABILITY case 13): parsing it inside the sandbox would only end in a stack overflow.
+   * runs: parsing it inside the sandbox would only end in a stack overflow.
    */
   checkDepth(bytes: Buffer): void {
     if (looksLikeJson(bytes) && jsonDeeperThan(bytes, MAX_DEPTH)) {

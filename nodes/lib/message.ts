@@ -86,7 +86,10 @@ export function createMessage(parts: {
   return msg;
 }
 
-/** The originator as a non-empty string, or a MessageError("originator missing") (RELIABILITY case 16). */
+/**
+ * The originator as a non-empty string, or a MessageError("originator missing"): a message about no device is
+ * refused, never saved under a made-up name.
+ */
 export function requireOriginator(msg: { originator?: unknown }): string {
   const o = msg.originator;
   if (typeof o !== 'string' || o.length === 0) {

@@ -7,7 +7,7 @@ import type { NodeAPI } from 'node-red';
 import { checkParsed, cloneMessage, MessageError, type Metadata } from './message';
 import { adminPermission, numberSetting } from './node-red';
 import { ScriptError, type ScriptLimits } from './script-runtime';
-import { compileThreadedScript, type ThreadedScript } from './script-thread';
+import { compileThreadedScript, type ThreadedScript, testScriptHost } from './script-thread';
 import {
   type BlockPolicy,
   DEFAULT_BLOCK_POLICY,
@@ -451,11 +451,11 @@ export async function testScript(
   if (typeof timeoutMs !== 'number') return timeoutMs;
   let script: ThreadedScript | undefined;
   try {
-    script = await compileThreadedScript({
-      params: SCRIPT_PARAMS,
-      body: String(req.script ?? ''),
-      limits: { timeoutMs },
-    });
+    // In the Test buttons' own script thread, whose calls leave the event loop free while they run.
+    script = await compileThreadedScript(
+      { params: SCRIPT_PARAMS, body: String(req.script ?? ''), limits: { timeoutMs } },
+      testScriptHost(),
+    );
     const input: ScriptMessage = {
       msg: cloneMessage(req.msg),
       metadata: (req.metadata ?? {}) as Metadata,

@@ -331,7 +331,7 @@ const PRELUDE = `(function () {
     }
   };
 
-  // State kept by one call must not reach the next (RELIABILITY case 10): every object reachable from the
+  // State kept by one call must not reach the next: every object reachable from the
   // globals (built-ins, their prototypes, the helpers), from the intrinsics no global names (iterator and
   // generator prototypes...) and from the script's own function is frozen once, the existing globals become
   // read-only, and any global a call adds is deleted when it returns. A change to the global object that

@@ -258,11 +258,12 @@ class HostedScript implements ThreadedScript {
   };
 
   get invokeSync(): ((args: unknown[]) => unknown) | undefined {
-    return this.host.loadedIn(this) && !this.host.heldThisTurn ? this.call : undefined;
+    return !this.host.detached && this.host.loadedIn(this) && !this.host.heldThisTurn ? this.call : undefined;
   }
 
   async invoke(args: unknown[]): Promise<unknown> {
     if (this.disposed) throw new ScriptError('runtime', 'Script has been disposed');
+    if (this.host.detached) return this.host.callDetached(this, serializeArgs(args, this.limits));
     while (!this.host.loadedIn(this) || this.host.heldThisTurn) await this.host.prepare(this);
     return this.call(args);
   }
@@ -277,6 +278,11 @@ class HostedScript implements ThreadedScript {
 export interface ScriptHostOptions {
   /** The worker's script (tests use one that never answers). */
   workerFile?: string;
+  /**
+   * Calls do not hold the event loop: invoke() resolves when the thread answers (ended at the time limit
+   * plus GRACE_MS as well). No spare thread. For the editor's Test buttons.
+   */
+  detached?: boolean;
 }
 
 /**
@@ -299,8 +305,11 @@ export class ScriptHost {
    */
   heldThisTurn = false;
 
+  readonly detached: boolean;
+
   constructor(options: ScriptHostOptions = {}) {
     this.workerFile = options.workerFile ?? WORKER_FILE;
+    this.detached = options.detached === true;
   }
 
   /** True when a thread is ready to take a call now. */
@@ -412,6 +421,22 @@ export class ScriptHost {
     return parseResult(answer.text);
   }
 
+  /** A call that leaves the event loop free while the thread works (detached hosts). */
+  async callDetached(script: HostedScript, json: string): Promise<unknown> {
+    await this.prepare(script);
+    const w = this.current();
+    if (!w?.ready || !script.loaded.has(w)) {
+      throw new ScriptError('runtime', 'The script thread is restarting; try again shortly');
+    }
+    const answer = await w.send(OP_CALL, script.id, json, script.limits.timeoutMs + GRACE_MS);
+    if (!answer) {
+      this.lost(w);
+      throw new ScriptError('timeout', `Script timed out after ${script.limits.timeoutMs} ms (its thread was ended)`);
+    }
+    if (answer.status !== STATUS_OK) throw errorFrom(JSON.parse(answer.text) as Described);
+    return parseResult(answer.text);
+  }
+
   release(script: HostedScript): void {
     this.live.delete(script);
     for (const w of script.loaded) {
@@ -490,7 +515,7 @@ export class ScriptHost {
     this.spare = undefined;
     // Starting a thread costs the event loop a few milliseconds: not in the call that ended the last one.
     setImmediate(() => {
-      if (this.active !== w || this.spare) return;
+      if (this.detached || this.active !== w || this.spare) return;
       const spare = new ScriptWorker(this.workerFile);
       this.spare = spare;
       for (const script of this.live) this.copy(script, spare);
@@ -512,6 +537,7 @@ function compileBudget(limits: Required<ScriptLimits>): number {
 }
 
 let shared: ScriptHost | undefined;
+let forTests: ScriptHost | undefined;
 
 /** The host all deployed scripts share (its threads start on first use). */
 export function scriptHost(): ScriptHost {
@@ -519,7 +545,13 @@ export function scriptHost(): ScriptHost {
   return shared;
 }
 
-/** Compiles a script in the script thread. Rejects like compileScript(). */
-export function compileThreadedScript(opts: CompileOptions): Promise<ThreadedScript> {
-  return scriptHost().compile(opts);
+/** The host of the editor's Test runs: a thread of its own, whose calls leave the event loop free. */
+export function testScriptHost(): ScriptHost {
+  forTests ??= new ScriptHost({ detached: true });
+  return forTests;
+}
+
+/** Compiles a script in a script thread (the deployed scripts' by default). Rejects like compileScript(). */
+export function compileThreadedScript(opts: CompileOptions, host: ScriptHost = scriptHost()): Promise<ThreadedScript> {
+  return host.compile(opts);
 }
