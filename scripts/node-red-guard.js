@@ -2,6 +2,8 @@
 // start.js holds the only write end of this process's stdin, so the end of stdin means start.js is gone, even
 // by SIGKILL, which no handler in start.js could pass on. Node-RED then stops as on Ctrl-C: its own SIGTERM
 // handler stops the flows and closes the context stores (saving the `file` store) before it exits.
+const { isMainThread } = require('node:worker_threads');
+
 const HANG_MS = 10000;
 
 // Output goes to start.js and the terminal; once they are gone a write fails (EPIPE, EIO), which must not end
@@ -15,7 +17,11 @@ function stop() {
   process.kill(process.pid, 'SIGTERM');
   setTimeout(() => process.exit(1), HANG_MS).unref();
 }
-process.stdin.on('end', stop);
-process.stdin.on('close', stop);
-process.stdin.on('error', stop);
-process.stdin.resume();
+// Worker threads inherit --require: the package's script thread must not take its own empty stdin for the end
+// of start.js.
+if (isMainThread) {
+  process.stdin.on('end', stop);
+  process.stdin.on('close', stop);
+  process.stdin.on('error', stop);
+  process.stdin.resume();
+}
