@@ -510,6 +510,8 @@ export class ScriptHost {
 
   private promote(): ScriptWorker {
     if (this.active) this.copies.delete(this.active);
+    // Nothing keeps an ended thread (and its 16 MB of shared memory) alive.
+    for (const script of this.live) for (const w of script.loaded) if (w.dead) script.loaded.delete(w);
     const w = this.spare && !this.spare.dead ? this.spare : new ScriptWorker(this.workerFile);
     this.active = w;
     this.spare = undefined;
