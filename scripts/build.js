@@ -57,6 +57,18 @@ for (const p of registered) {
     if (!fs.existsSync(path.join(root, dir, f))) problems.push(`${dir}/${f} is missing`);
   }
 }
+// Editor code the node HTML loads from the package's resources/ folder (Node-RED serves it at
+// resources/<package name>/<file>): the editor waits for each such script, so a missing one would hang it.
+for (const name of nodeDirs) {
+  const html = fs.readFileSync(path.join(root, 'nodes', name, `${name}.html`), 'utf8');
+  for (const [, src] of html.matchAll(/<script src="([^"]+)"/g)) {
+    const rel = src.startsWith(`resources/${pkg.name}/`) ? src.slice(`resources/${pkg.name}/`.length) : '';
+    if (!rel || !fs.existsSync(path.join(root, 'resources', rel))) {
+      problems.push(`nodes/${name}/${name}.html loads ${src}, which is not a file of resources/`);
+    }
+  }
+}
+if (!pkg.files.includes('resources/')) problems.push('package.json "files" lacks resources/');
 if (problems.length > 0) {
   console.error(`build: ${problems.join('\n build: ')}`);
   process.exit(1);

@@ -593,6 +593,12 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     const running = (setOf(t).en.test as Record<string, string>).running;
     await waitFor(async () => !['', running].includes(squash(await output.textContent())), 15000, 'the test output');
     assert.match(squash(await output.textContent()), /"msgType"/, 'the result of the script');
+    // An error the script throws is shown as its kind and message.
+    await code('node-input-script-editor', 'throw new Error("no such device");');
+    await page.locator('#rule-script-test-run').click();
+    await waitFor(async () => /no such device/.test((await output.textContent()) ?? ''), 15000, 'the error');
+    assert.match(squash(await output.textContent()), /^runtime: .*no such device/);
+    await code('node-input-script-editor', typed);
     await expectTranslated('#dialog-form', t);
     await expectHelp(t);
     await shot(t);

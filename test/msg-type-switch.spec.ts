@@ -46,7 +46,7 @@ describe('message type switch node', () => {
   after(() => helper.stopServer());
   afterEach(() => helper.unload());
 
-  it('has the eight outputs the README lists, in order, in the library', () => {
+  it('has the eight outputs its help lists, in order, in the library', () => {
     assert.deepEqual(
       SWITCH_PORTS.map((p) => [p.label, p.msgType]),
       EXPECTED.map(([l, t]) => [l, t]),

@@ -25,6 +25,7 @@ const moduleName: string = pkg.name;
 const nodeSets: Record<string, string> = pkg['node-red'].nodes;
 const nodeRedVersion: string = JSON.parse(fs.readFileSync(path.join(nodeRedDir(), 'package.json'), 'utf8')).version;
 const iconFiles = fs.readdirSync(path.join(root, 'icons')).filter((f) => !f.startsWith('.'));
+const resourceFiles = fs.readdirSync(path.join(root, 'resources')).filter((f) => !f.startsWith('.'));
 const exampleFiles = fs
   .readdirSync(path.join(root, 'examples'))
   .filter((f) => f.endsWith('.json'))
@@ -242,6 +243,7 @@ describe(`palette install of the packed tarball on Node-RED ${nodeRedVersion}, N
     }
     for (const icon of iconFiles) want.push(`icons/${icon}`);
     for (const ex of exampleFiles) want.push(`examples/${ex}`);
+    for (const file of resourceFiles) want.push(`resources/${file}`);
     assert.deepEqual(
       want.filter((f) => !files.has(f)),
       [],
@@ -347,6 +349,26 @@ describe(`palette install of the packed tarball on Node-RED ${nodeRedVersion}, N
       // An unknown icon is answered 200 with Node-RED's default icon, so compare the bytes.
       const body = Buffer.from(await res.arrayBuffer());
       assert.ok(body.equals(fs.readFileSync(installedFile(`icons/${icon}`))), `${icon}: served something else`);
+    }
+  });
+
+  it('serves the editor code the node HTML loads from resources/<module>/<file>', async () => {
+    requireInstalled();
+    const prefix = `resources/${moduleName}/`;
+    const loaded = new Set<string>();
+    for (const rel of Object.values(nodeSets)) {
+      const html = fs.readFileSync(installedFile(rel.replace(/\.js$/, '.html')), 'utf8');
+      for (const m of html.matchAll(/<script src="([^"]+)"/g)) {
+        assert.ok(m[1].startsWith(prefix), `${rel}: ${m[1]} is not under ${prefix}`);
+        loaded.add(m[1].slice(prefix.length));
+      }
+    }
+    assert.ok(loaded.size > 0, 'no node HTML loads a resource');
+    for (const file of loaded) {
+      // The editor waits for each such script before it shows the palette: a missing one would hang it.
+      const res = await red.get(`/${prefix}${file}`, '*/*');
+      assert.equal(res.status, 200, file);
+      assert.equal(await res.text(), fs.readFileSync(installedFile(`resources/${file}`), 'utf8'), file);
     }
   });
 
