@@ -26,6 +26,7 @@ export = (RED: NodeAPI) => {
         maxTimeoutMs: maxScriptTimeout(RED),
       },
       {
+        // Called once compilation has failed, always after this constructor: `status` below is set by then.
         onCompileError: (err) => {
           status.error(t(RED, 'script.status.compileError', 'compile error: __error__', { error: err.message }));
           node.error(`script: ${err.message}`);
