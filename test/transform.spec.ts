@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { TestGate, type TestOutcome, TestRefusedError } from '../nodes/lib/script-node';
+import { TestGate, type TestOutcome, TestRefusedError } from '../nodes/lib/test-runs';
 import { ErrorBlocker, messagesFromResult, type ScriptMessage } from '../nodes/lib/transform';
 
 const input: ScriptMessage = { msg: { a: 1 }, metadata: { k: 'v' }, msgType: 'POST_TELEMETRY_REQUEST' };

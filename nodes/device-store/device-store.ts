@@ -5,7 +5,8 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { checkStoreName, contextKeyValueStore, type GlobalContext } from '../lib/context-store';
 import { DeviceStore } from '../lib/device-store';
-import { type DeviceStoreNode, numberSetting } from '../lib/node-red';
+import { type DeviceStoreNode, redSetting } from '../lib/node-red';
+import { numberSetting } from '../lib/settings';
 
 interface DeviceStoreDef extends NodeDef {
   store?: string;
@@ -16,7 +17,7 @@ export = (RED: NodeAPI) => {
   function DeviceStoreConfigNode(this: DeviceStoreNode, config: DeviceStoreDef) {
     RED.nodes.createNode(this as Node, config);
     const store = (config.store ?? '').trim();
-    this.storeError = checkStoreName(store, (RED.settings as unknown as { contextStorage?: unknown }).contextStorage);
+    this.storeError = checkStoreName(store, redSetting(RED, 'contextStorage'));
     if (this.storeError) this.error(`device store: ${this.storeError}`);
     const global = this.context().global as unknown as GlobalContext;
     this.deviceStore = new DeviceStore(contextKeyValueStore(global, store || undefined), {

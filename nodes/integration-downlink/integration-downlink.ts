@@ -3,11 +3,12 @@
  * messages for the core `mqtt out` node. Anything that must not be published (encoder error, unresolved or
  * invalid topic, broker down) goes to Failure instead of being dropped. Outputs: Success, Failure.
  */
-import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { brokerDown, resolveIntegration } from '../lib/integration-node';
-import { MessageError, type Metadata, validateMessage } from '../lib/message';
-import { type Done, type Send, StatusTracker, sendFailure, t } from '../lib/node-red';
+import { MessageError } from '../lib/message';
+import { t } from '../lib/node-red';
 import { pendingRpcs } from '../lib/rpc';
+import { acceptRuleMessage, ruleNode } from '../lib/rule-node';
 
 interface DownlinkDef extends NodeDef {
   integration?: string;
@@ -16,76 +17,47 @@ interface DownlinkDef extends NodeDef {
 export = (RED: NodeAPI) => {
   function IntegrationDownlinkNode(this: Node, def: DownlinkDef) {
     RED.nodes.createNode(this, def);
-    const status = new StatusTracker(this);
-    const okText = t(RED, 'integration-downlink.status.ok', 'ok');
     let notSent = 0;
-    try {
-      resolveIntegration(RED, def.integration);
-    } catch (err) {
-      status.error((err as Error).message);
-    }
-
-    this.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      const requestUUID = () => (msg as { metadata?: Metadata }).metadata?.requestUUID;
-      const fail = (err: unknown) => {
+    const requestUUID = (msg: NodeMessage) => (msg.metadata as { requestUUID?: string } | undefined)?.requestUUID;
+    const okText = t(RED, 'integration-downlink.status.ok', 'ok');
+    const refuseIfBrokerDown = (cfg: ReturnType<typeof resolveIntegration>) => {
+      const down = brokerDown(RED, cfg);
+      // The core `mqtt out` node would drop the publish without a word.
+      if (down) throw new MessageError(`${down}: downlink not sent`, 'broker-disconnected');
+    };
+    ruleNode(this, {
+      config: () => resolveIntegration(RED, def.integration),
+      accept: acceptRuleMessage,
+      // A requester waiting for this message (an rpc request node) learns that it was not sent.
+      onFailure: (err, received, whole) => {
         notSent++;
-        pendingRpcs.settle(requestUUID(), { status: 'error', error: (err as Error).message });
-        sendFailure(this, status, send, done, msg, err, 1, 2);
-        status.error(
-          t(RED, 'integration-downlink.status.notSent', '__n__ not sent: __error__', {
-            n: notSent,
-            error: (err as Error).message,
-          }),
-        );
-      };
-      let cfg: ReturnType<typeof resolveIntegration>;
-      try {
-        validateMessage(msg as unknown as Record<string, unknown>);
-        cfg = resolveIntegration(RED, def.integration);
-        const down = brokerDown(RED, cfg);
-        if (down) throw new MessageError(`${down}: downlink not sent`, 'broker-disconnected');
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      const rmsg = msg as unknown as { payload?: unknown; metadata: Metadata; msgType: string };
-      cfg.integration.downlink(rmsg).then(({ out, failures }) => {
-        // Again after the encoder: the broker may have gone while it ran (in the script thread), and the core
-        // `mqtt out` node would drop the publish without a word.
-        const downNow = out.length > 0 ? brokerDown(RED, cfg) : undefined;
-        if (downNow) {
-          fail(new MessageError(`${downNow}: downlink not sent`, 'broker-disconnected'));
-          return;
-        }
+        if (whole) pendingRpcs.settle(requestUUID(received), { status: 'error', error: err.message });
+      },
+      failureText: (err) =>
+        t(RED, 'integration-downlink.status.notSent', '__n__ not sent: __error__', { n: notSent, error: err.message }),
+      handle: async (input) => {
+        const { msg, config: cfg } = input;
+        refuseIfBrokerDown(cfg);
+        const { out, failures } = await cfg.integration.downlink(msg);
+        // Again after the encoder: the broker may have gone while it ran (in the script thread).
+        if (out.length > 0) refuseIfBrokerDown(cfg);
         if (failures.length > 0 && out.length === 0) {
-          fail(
-            failures.length === 1
-              ? failures[0]
-              : new MessageError(failures.map((f) => f.message).join('; '), failures[0].code),
-          );
-          return;
+          throw failures.length === 1
+            ? failures[0]
+            : new MessageError(failures.map((f) => f.message).join('; '), failures[0].code);
         }
-        const outMsgs = out.map((o) => ({
-          ...o,
-          metadata: rmsg.metadata,
-          originator: (msg as { originator?: unknown }).originator,
-        }));
-        send([outMsgs as unknown as NodeMessage[], null]);
-        for (const err of failures) {
-          notSent++;
-          const m: NodeMessage = { ...msg };
-          sendFailure(this, status, send, () => {}, m, err, 1, 2);
-        }
-        pendingRpcs.settle(requestUUID(), { status: 'ok' });
+        input.output(out.map((o) => ({ ...o, metadata: msg.metadata, originator: msg.originator })));
+        for (const err of failures) input.itemFailure(err, { ...msg });
+        pendingRpcs.settle(requestUUID(msg), { status: 'ok' });
         if (failures.length === 0) {
-          status.ok(
+          input.status.ok(
             notSent > 0
               ? t(RED, 'integration-downlink.status.okNotSentEarlier', 'ok (__n__ not sent earlier)', { n: notSent })
               : okText,
           );
         }
-        done();
-      }, fail);
+        input.done();
+      },
     });
   }
   RED.nodes.registerType('rule-integration-downlink', IntegrationDownlinkNode);

@@ -1,13 +1,21 @@
 /** Finding the integration (and its device store) a node is configured with. */
-import type { NodeAPI } from 'node-red';
+import type { Node, NodeAPI } from 'node-red';
 import type { Integration } from './integration';
 import { MessageError } from './message';
 import { type DeviceStoreNode, resolveDeviceStore } from './node-red';
 
-interface IntegrationConfig {
+/** What a config node of type rule-integration exposes to the nodes that use it. */
+export interface IntegrationConfig extends Node {
   integration?: Integration;
   deviceStoreId?: string;
   brokerId?: string;
+}
+
+/** What the core mqtt-broker config node exposes about its connection. */
+interface BrokerNode extends Node {
+  connected?: boolean;
+  broker?: string;
+  port?: unknown;
 }
 
 export function resolveIntegration(
@@ -15,7 +23,7 @@ export function resolveIntegration(
   id: string | undefined,
 ): IntegrationConfig & { integration: Integration } {
   if (!id) throw new MessageError('no integration configured', 'no-integration');
-  const n = RED.nodes.getNode(id) as unknown as IntegrationConfig | null;
+  const n = RED.nodes.getNode(id) as IntegrationConfig | null;
   if (!n?.integration) throw new MessageError('the configured integration is missing or disabled', 'no-integration');
   if (n.integration.configError) throw n.integration.configError;
   return n as IntegrationConfig & { integration: Integration };
@@ -28,11 +36,7 @@ export function integrationStore(RED: NodeAPI, cfg: IntegrationConfig): DeviceSt
 /** The core mqtt-broker config node's connection state, when the integration names one. */
 export function brokerDown(RED: NodeAPI, cfg: IntegrationConfig): string | undefined {
   if (!cfg.brokerId) return undefined;
-  const b = RED.nodes.getNode(cfg.brokerId) as unknown as {
-    connected?: boolean;
-    broker?: string;
-    port?: unknown;
-  } | null;
+  const b = RED.nodes.getNode(cfg.brokerId) as BrokerNode | null;
   if (!b) return 'the MQTT broker configured on the integration is missing';
   if (b.connected) return undefined;
   return `MQTT broker ${b.broker ?? ''}${b.port ? `:${b.port}` : ''} is not connected`;

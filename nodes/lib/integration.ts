@@ -1,20 +1,33 @@
 /**
- * The integration (config node) without Node-RED: its settings, its two guarded converters, and the uplink
- * and downlink steps built on them. The Node-RED nodes are thin adapters over this.
+ * The integration (config node) without Node-RED: its settings, its two guarded converters, the uplink and
+ * downlink steps built on them, and the Test runs of the converters. The Node-RED nodes are thin adapters over
+ * this, and the Test routes are in admin-routes.ts.
  */
 
-import { bytesArgument, compileDecoder, compileEncoder } from './converters';
+import { bytesArgument, compileDecoder, compileEncoder, testPayloadBytes } from './converters';
 import type { DeviceStore } from './device-store';
 import { type DownlinkOptions, type MqttOut, parseEncoderResult, toMqtt } from './downlink';
-import { checkParsed, jsonDeeperThan, MAX_DEPTH, MessageError, type Metadata, type RuleMsg, setOwn } from './message';
-import { ensureDeviceOnce } from './save-data';
 import {
   DEFAULT_MAX_SCRIPT_TIMEOUT_MS,
   GuardedScript,
   type RunnableScript,
   type ScriptConfigError,
   timeLimitError,
-} from './script-node';
+} from './guarded-script';
+import {
+  checkParsed,
+  jsonDeeperThan,
+  MAX_DEPTH,
+  MessageError,
+  type Metadata,
+  normaliseMetadata,
+  type RuleMsg,
+  setOwn,
+} from './message';
+import { ensureDeviceOnce } from './save-data';
+import { type ThreadedScript, testScriptHost } from './script-thread';
+import { numberSetting } from './settings';
+import { type TestOutcome, testErrorKind, testTimeout } from './test-runs';
 import { messagesForItem, parseDecoderResult } from './uplink';
 
 export interface IntegrationSettings {
@@ -33,6 +46,12 @@ export interface IntegrationSettings {
 }
 
 export const DEFAULT_MAX_PAYLOAD = 64 * 1024;
+
+/** The QoS setting: 0, 1 or 2, and 1 for anything else. */
+export function qosOf(v: unknown): 0 | 1 | 2 {
+  const n = Number(v);
+  return n === 0 || n === 2 ? n : 1;
+}
 
 /** Integration metadata from the editor's key/value rows (or an object). */
 export function metadataFrom(rows: unknown): Metadata {
@@ -183,4 +202,75 @@ export function looksLikeJson(bytes: Buffer): boolean {
   let i = 0;
   while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
   return i < bytes.length && (bytes[i] === 0x7b || bytes[i] === 0x5b);
+}
+
+/** The decoder Test: compiles the decoder and runs it once on the payload from the dialog. */
+export async function testDecoder(b: Record<string, unknown>, maxTimeoutMs: number): Promise<TestOutcome> {
+  const timeoutMs = testTimeout(b.timeout, maxTimeoutMs);
+  if (typeof timeoutMs !== 'number') return timeoutMs;
+  let script: ThreadedScript | undefined;
+  try {
+    let bytes: Buffer;
+    try {
+      bytes = testPayloadBytes(b.payload, b.payloadFormat);
+    } catch (err) {
+      throw new MessageError(`the payload cannot be read: ${(err as Error).message}`, 'bad-payload');
+    }
+    const maxPayloadBytes = numberSetting(b.maxPayloadBytes, DEFAULT_MAX_PAYLOAD, 1);
+    if (bytes.length > maxPayloadBytes) {
+      throw new MessageError(
+        `payload of ${bytes.length} bytes is over the integration's limit of ${maxPayloadBytes} bytes`,
+        'payload-too-large',
+      );
+    }
+    if (looksLikeJson(bytes) && jsonDeeperThan(bytes, MAX_DEPTH)) {
+      throw new MessageError(`payload JSON is nested deeper than ${MAX_DEPTH} levels`, 'too-deep');
+    }
+    script = await compileDecoder(String(b.decoder ?? ''), { timeoutMs }, maxPayloadBytes, testScriptHost());
+    const md = {
+      ...metadataFrom(b.integrationMetadata),
+      ...normaliseMetadata(b.metadata ?? {}),
+      integrationName: String(b.integrationName || 'integration'),
+    };
+    const output = await script.invoke([bytesArgument(bytes), md]);
+    checkParsed(output, 'the decoder result');
+    return { ok: true, output };
+  } catch (err) {
+    return { ok: false, error: { message: String((err as Error)?.message ?? err), kind: testErrorKind(err) } };
+  } finally {
+    script?.dispose();
+  }
+}
+
+/** The encoder Test: compiles the encoder, runs it once on the message from the dialog, and shows the publish. */
+export async function testEncoder(b: Record<string, unknown>, maxTimeoutMs: number): Promise<TestOutcome> {
+  const timeoutMs = testTimeout(b.timeout, maxTimeoutMs);
+  if (typeof timeoutMs !== 'number') return timeoutMs;
+  let script: ThreadedScript | undefined;
+  try {
+    script = await compileEncoder(String(b.encoder ?? ''), { timeoutMs }, testScriptHost());
+    const result = await script.invoke([
+      b.msg,
+      normaliseMetadata(b.metadata ?? {}),
+      typeof b.msgType === 'string' ? b.msgType : '',
+      metadataFrom(b.integrationMetadata),
+    ]);
+    checkParsed(result, 'the encoder result');
+    const topicPattern = typeof b.topicPattern === 'string' && b.topicPattern ? b.topicPattern : '${topic}';
+    const output = parseEncoderResult(result).map((r) => {
+      if (!r.ok) return { error: r.error.message };
+      try {
+        const m = toMqtt(r.value, { topicPattern, qos: qosOf(b.qos ?? 1), retain: b.retain === true });
+        const payload = Buffer.isBuffer(m.payload) ? m.payload.toString('base64') : m.payload;
+        return { ...r.value, mqtt: { ...m, payload } };
+      } catch (err) {
+        return { ...r.value, error: (err as Error).message };
+      }
+    });
+    return { ok: true, output };
+  } catch (err) {
+    return { ok: false, error: { message: String((err as Error)?.message ?? err), kind: testErrorKind(err) } };
+  } finally {
+    script?.dispose();
+  }
 }

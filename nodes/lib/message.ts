@@ -101,17 +101,23 @@ export function requireOriginator(msg: { originator?: unknown }): string {
 
 /**
  * Checks the rule-engine properties of a Node-RED msg in place: metadata becomes a string map (created
- * when absent), msgType must be a string when present. Returns the same msg typed as RuleMsg.
+ * when absent), msgType must be a string when present. Returns the same msg, typed as what it now is: a
+ * RuleMsg as well as whatever type it came with, so callers need no cast of their own.
  */
-export function validateMessage(msg: Record<string, unknown>, opts: { requireMsgType?: boolean } = {}): RuleMsg {
-  msg.metadata = normaliseMetadata(msg.metadata);
-  if (msg.msgType === undefined || msg.msgType === null || msg.msgType === '') {
+export function validateMessage<T extends Record<string, unknown>>(
+  msg: T,
+  opts: { requireMsgType?: boolean } = {},
+): T & RuleMsg {
+  const m: Record<string, unknown> = msg;
+  m.metadata = normaliseMetadata(m.metadata);
+  if (m.msgType === undefined || m.msgType === null || m.msgType === '') {
     if (opts.requireMsgType) throw new MessageError('msg.msgType missing', 'msgtype-missing');
-    msg.msgType = '';
-  } else if (typeof msg.msgType !== 'string') {
-    throw new MessageError(`msg.msgType must be a string, got ${typeOf(msg.msgType)}`, 'bad-msgtype');
+    m.msgType = '';
+  } else if (typeof m.msgType !== 'string') {
+    throw new MessageError(`msg.msgType must be a string, got ${typeOf(m.msgType)}`, 'bad-msgtype');
   }
-  return msg as RuleMsg;
+  // Checked just above: metadata is a Metadata and msgType a string.
+  return msg as T & RuleMsg;
 }
 
 export function typeOf(v: unknown): string {

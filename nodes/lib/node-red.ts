@@ -1,11 +1,14 @@
 /**
- * The thin glue every node shares: Failure routing, status that only changes when it has to (status
- * updates are broadcast to every open editor, so one per message would cost more than the work itself),
- * and finding the device store a node is configured with.
+ * The thin glue every node shares: status that only changes when it has to (status updates are broadcast to
+ * every open editor, so one per message would cost more than the work itself), texts from the message catalog,
+ * finding the device store a node is configured with, settings from Node-RED's settings.js, and the permission
+ * check of admin routes. How a node handles its input is in rule-node.ts.
  */
 import type { Node, NodeAPI, NodeMessage, NodeStatus } from 'node-red';
 import type { DeviceStore } from './device-store';
+import { DEFAULT_MAX_SCRIPT_TIMEOUT_MS } from './guarded-script';
 import { MessageError } from './message';
+import { numberSetting } from './settings';
 
 export type Send = (msg: NodeMessage | Array<NodeMessage | NodeMessage[] | null>) => void;
 export type Done = (err?: Error) => void;
@@ -118,41 +121,6 @@ export function errorMessage(err: unknown): string {
   return String(err);
 }
 
-/**
- * Sends `msg` to the Failure output with `msg.error` describing why, shows the error on the status, and
- * reports it through node.error(text, msg) so Catch nodes see it too.
- */
-export function sendFailure(
-  node: Node,
-  status: StatusTracker,
-  send: Send,
-  done: Done,
-  msg: NodeMessage,
-  err: unknown,
-  failurePort: number,
-  portCount: number,
-): void {
-  const error = err instanceof Error ? err : new Error(String(err));
-  const details = err instanceof MessageError ? err.details : {};
-  const code = (err as { code?: unknown })?.code;
-  const kind = (err as { kind?: unknown })?.kind;
-  (msg as NodeMessage & { error: unknown }).error = {
-    message: error.message,
-    ...(typeof code === 'string' ? { code } : {}),
-    ...(typeof kind === 'string' ? { kind } : {}),
-    ...details,
-    source: { id: node.id, type: node.type, name: node.name },
-  };
-  status.error(error.message);
-  const out: Array<NodeMessage | null> = new Array(portCount).fill(null);
-  out[failurePort] = msg;
-  send(out);
-  // Reported by its message alone, so a Catch node sees exactly the text that msg.error carries (done(err)
-  // would prefix the error's class name).
-  node.error(error.message, msg);
-  done();
-}
-
 /** The configured device store, or an error saying what is wrong with the configuration. */
 export function resolveDeviceStore(RED: NodeAPI, id: string | undefined): DeviceStoreNode {
   if (!id) throw new MessageError('no device store configured', 'no-store');
@@ -162,10 +130,15 @@ export function resolveDeviceStore(RED: NodeAPI, id: string | undefined): Device
   return n;
 }
 
-/** A numeric setting from the editor, or the default when empty or not a number. */
-export function numberSetting(v: unknown, dflt: number, min = 0): number {
-  const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : Number.NaN;
-  return Number.isFinite(n) && n >= min ? n : dflt;
+/** The longest time limit a script may be given (see DEFAULT_MAX_SCRIPT_TIMEOUT_MS), from Node-RED's settings. */
+export function maxScriptTimeout(RED: NodeAPI): number {
+  const engine = redSetting(RED, 'ruleEngine') as { maxScriptTimeout?: unknown } | undefined;
+  return numberSetting(engine?.maxScriptTimeout, DEFAULT_MAX_SCRIPT_TIMEOUT_MS, 1);
+}
+
+/** A setting from Node-RED's settings.js that its types do not list (they list only some of Node-RED's own). */
+export function redSetting(RED: NodeAPI, name: string): unknown {
+  return (RED.settings as unknown as Record<string, unknown> | undefined)?.[name];
 }
 
 type Handler = (req: unknown, res: { status(code: number): { end(): void } }, next: () => void) => void;
@@ -188,7 +161,7 @@ export function adminPermission(RED: NodeAPI, permission: string): Handler[] {
   const auth = RED.auth.needsPermission.bind(RED.auth) as unknown as (p: string) => Handler;
   if (!permission.endsWith('.write')) return [auth(permission)];
   const read = permission.replace(/\.write$/, '.read');
-  const secured = () => !!(RED.settings as unknown as { adminAuth?: unknown }).adminAuth;
+  const secured = () => !!redSetting(RED, 'adminAuth');
   const forbid: Handler = (req, res, next) => {
     if (!secured()) return next();
     const scope = (req as { authInfo?: { scope?: unknown } }).authInfo?.scope;

@@ -1,10 +1,13 @@
 /**
- * RPC requests from a dashboard control to a device: the request message (ThingsBoard's
- * RPC_CALL_FROM_SERVER_TO_DEVICE) and the bookkeeping that lets the downlink tell the requester that a
- * one-way call was handed to MQTT, so the control shows success instead of a false time-out.
+ * RPC requests from a dashboard control to a device, without Node-RED: the rpc request node's settings, the call
+ * a message asks for, its answer (getValue from the latest telemetry, or the request message, ThingsBoard's
+ * RPC_CALL_FROM_SERVER_TO_DEVICE), the reply to the control, and the bookkeeping that lets the downlink tell the
+ * requester that a one-way call was handed to MQTT, so the control shows success instead of a false time-out.
  */
 import { randomUUID } from 'node:crypto';
-import { MsgType, type RuleMsg } from './message';
+import type { DeviceStore } from './device-store';
+import { MessageError, MsgType, type RuleMsg } from './message';
+import { numberSetting } from './settings';
 
 export type RpcStatus = 'ok' | 'error' | 'timeout';
 export interface RpcOutcome {
@@ -18,7 +21,7 @@ type Settle = (o: RpcOutcome) => void;
  * Requests waiting for their downlink, by requestUUID. In-process on purpose: the request and its downlink run in
  * the same Node-RED instance (a flow), even when several instances share the device store.
  */
-class PendingRpcs {
+export class PendingRpcs {
   private readonly pending = new Map<string, Settle>();
   add(requestUUID: string, settle: Settle): void {
     this.pending.set(requestUUID, settle);
@@ -68,4 +71,147 @@ export function rpcRequestMessage(p: RpcRequestParts): RuleMsg {
     msgType: MsgType.RPC_CALL_FROM_SERVER_TO_DEVICE,
     originator: p.deviceName,
   };
+}
+
+/** The rpc request node's settings, as the editor stores them. */
+export interface RpcNodeDef {
+  device?: string;
+  method?: string;
+  getValueMethod?: string;
+  valueKey?: string;
+  timeout?: string | number;
+  oneway?: boolean | string;
+}
+
+export interface RpcSettings {
+  /** The device when the node names one (else each message's originator). */
+  device: string;
+  /** The method of a message that names none. */
+  method: string;
+  /** The method answered from the latest telemetry, never sent to the device ('' for none). */
+  getValueMethod: string;
+  /** The telemetry key getValue answers with. */
+  valueKey: string;
+  timeoutMs: number;
+  oneway: boolean;
+}
+
+export function rpcSettings(def: RpcNodeDef): RpcSettings {
+  return {
+    device: (def.device ?? '').trim(),
+    method: (def.method || 'setValue').trim(),
+    getValueMethod: (def.getValueMethod ?? 'getValue').trim(),
+    valueKey: (def.valueKey || 'temperature').trim(),
+    timeoutMs: numberSetting(def.timeout, 500, 1),
+    oneway: def.oneway !== false && def.oneway !== 'false',
+  };
+}
+
+/** One call, as a message asks for it. */
+export interface RpcCall {
+  requestUUID: string;
+  method: string;
+  /** '' when neither the node nor the message names one. */
+  device: string;
+  value: unknown;
+}
+
+/** The call `msg` asks for: `msg.method` and `msg.originator` when set, else the node's; `msg.payload` the value. */
+export function rpcCallOf(
+  msg: { payload?: unknown; method?: unknown; originator?: unknown },
+  s: RpcSettings,
+  requestUUID: string = randomUUID(),
+): RpcCall {
+  return {
+    requestUUID,
+    method: typeof msg.method === 'string' && msg.method !== '' ? msg.method : s.method,
+    device: s.device || (typeof msg.originator === 'string' ? msg.originator : ''),
+    value: msg.payload,
+  };
+}
+
+/** The answer to the control (output 2): `msg` with `payload` and `msg.rpc` saying how the call went. */
+export function rpcReply<M extends object>(
+  msg: M,
+  call: RpcCall,
+  payload: unknown,
+  outcome: RpcOutcome,
+): M & { payload: unknown; rpc: { requestUUID: string; method: string; status: RpcStatus; error?: string } } {
+  return {
+    ...msg,
+    payload,
+    rpc: {
+      requestUUID: call.requestUUID,
+      method: call.method,
+      status: outcome.status,
+      ...(outcome.error ? { error: outcome.error } : {}),
+    },
+  };
+}
+
+/** What a call becomes: a value answered at once (getValue), or a request to send to the device. */
+export type RpcStart = { value: unknown; request?: undefined } | { request: RuleMsg; value?: undefined };
+
+/**
+ * Starts `call`: getValue is answered from the device's latest telemetry (the tutorial's device turned its null
+ * params into NaN); any other method becomes the request message for a device the store knows. Every problem is a
+ * MessageError.
+ */
+export async function startRpc(store: DeviceStore, call: RpcCall, s: RpcSettings, now: number): Promise<RpcStart> {
+  const device = call.device;
+  if (!device) throw new MessageError('no device: set one on the node or send msg.originator', 'originator-missing');
+  if (s.getValueMethod && call.method === s.getValueMethod) {
+    const entry = (await store.getLatest(device, [s.valueKey])).get(s.valueKey);
+    if (!entry) throw new MessageError(`no latest "${s.valueKey}" telemetry for device "${device}" yet`, 'no-value');
+    return { value: entry.value };
+  }
+  const dev = await store.getDevice(device);
+  if (!dev) throw new MessageError(`unknown device "${device}"`, 'unknown-device');
+  const request = rpcRequestMessage({
+    method: call.method,
+    value: call.value,
+    deviceName: device,
+    deviceType: dev.type,
+    oneway: s.oneway,
+    timeoutMs: s.timeoutMs,
+    now,
+    requestUUID: call.requestUUID,
+  });
+  return { request };
+}
+
+/**
+ * The requests of one node waiting for their downlink: each ends once, with the downlink's outcome or, after
+ * `timeoutMs`, a time-out; close() drops them all (the node is stopped).
+ */
+export class RpcWaits {
+  private readonly waiting = new Map<string, NodeJS.Timeout>();
+
+  constructor(private readonly pending: PendingRpcs = pendingRpcs) {}
+
+  wait(requestUUID: string, timeoutMs: number, settle: Settle): void {
+    const timer = setTimeout(() => {
+      this.waiting.delete(requestUUID);
+      this.pending.forget(requestUUID);
+      settle({ status: 'timeout', error: `no downlink within ${timeoutMs} ms` });
+    }, timeoutMs);
+    this.waiting.set(requestUUID, timer);
+    this.pending.add(requestUUID, (outcome) => {
+      clearTimeout(timer);
+      this.waiting.delete(requestUUID);
+      settle(outcome);
+    });
+  }
+
+  get size(): number {
+    return this.waiting.size;
+  }
+
+  close(): void {
+    for (const [id, timer] of this.waiting) {
+      clearTimeout(timer);
+      this.pending.forget(id);
+    }
+    this.waiting.clear();
+  }
 }

@@ -4,17 +4,19 @@
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { portFor, SWITCH_PORTS } from '../lib/msg-types';
-import type { Done, Send } from '../lib/node-red';
+import { ruleNode } from '../lib/rule-node';
 
 export = (RED: NodeAPI) => {
   function MsgTypeSwitchNode(this: Node, def: NodeDef) {
     RED.nodes.createNode(this, def);
-    const ports = SWITCH_PORTS.length;
-    this.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      const out: Array<NodeMessageInFlow | null> = new Array(ports).fill(null);
-      out[portFor((msg as { msgType?: unknown }).msgType)] = msg;
-      send(out);
-      done();
+    ruleNode(this, {
+      outputs: SWITCH_PORTS.length,
+      // Any msg: one without a msgType, or with one of another kind, goes to Other.
+      accept: (msg: NodeMessageInFlow) => msg,
+      handle: (input) => {
+        input.output(input.msg, portFor(input.msg.msgType));
+        input.done();
+      },
     });
   }
   RED.nodes.registerType('rule-msg-type-switch', MsgTypeSwitchNode);

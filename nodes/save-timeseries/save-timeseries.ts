@@ -3,9 +3,9 @@
  * value of each key, and creates the device on first sight, as ThingsBoard's node of that name does.
  * Outputs: Success, Failure.
  */
-import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { validateMessage } from '../lib/message';
-import { type Done, resolveDeviceStore, type Send, StatusTracker, sendFailure, t } from '../lib/node-red';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { t } from '../lib/node-red';
+import { acceptRuleMessage, deviceStoreOf, ruleNode } from '../lib/rule-node';
 import { saveTelemetryMessage } from '../lib/save-data';
 
 interface SaveTimeseriesDef extends NodeDef {
@@ -15,33 +15,11 @@ interface SaveTimeseriesDef extends NodeDef {
 export = (RED: NodeAPI) => {
   function SaveTimeseriesNode(this: Node, def: SaveTimeseriesDef) {
     RED.nodes.createNode(this, def);
-    const status = new StatusTracker(this);
-    const okText = t(RED, 'save-timeseries.status.ok', 'ok');
-    try {
-      resolveDeviceStore(RED, def.deviceStore);
-    } catch (err) {
-      status.error((err as Error).message);
-    }
-
-    this.on('input', (msg: NodeMessageInFlow, send: Send, done: Done) => {
-      const fail = (err: unknown) => sendFailure(this, status, send, done, msg, err, 1, 2);
-      let storeNode: ReturnType<typeof resolveDeviceStore>;
-      try {
-        validateMessage(msg as unknown as Record<string, unknown>);
-        storeNode = resolveDeviceStore(RED, def.deviceStore);
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      const rmsg = msg as unknown as Parameters<typeof saveTelemetryMessage>[1];
-      saveTelemetryMessage(storeNode.deviceStore, rmsg, Date.now()).then(
-        () => {
-          status.ok(okText);
-          send([msg, null]);
-          done();
-        },
-        (err) => fail(err),
-      );
+    ruleNode(this, {
+      okText: t(RED, 'save-timeseries.status.ok', 'ok'),
+      config: deviceStoreOf(RED, def.deviceStore),
+      accept: acceptRuleMessage,
+      handle: (input) => saveTelemetryMessage(input.config, input.msg, Date.now()).then(() => input.success()),
     });
   }
   RED.nodes.registerType('rule-save-timeseries', SaveTimeseriesNode);

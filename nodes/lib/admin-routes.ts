@@ -1,0 +1,96 @@
+/**
+ * Every admin HTTP route of the package, in one place: the Test buttons of the script node and of the
+ * integration's decoder and encoder, and the last input of a deployed script node (the Test dialog's sample).
+ * Each route requires its node type's write permission (adminPermission), and each Test run goes through the
+ * admin app's Test gate under the node id the editor sends, with the bounds of a deployed node.
+ */
+import type { NodeAPI } from 'node-red';
+import { testDecoder, testEncoder } from './integration';
+import { adminPermission, maxScriptTimeout } from './node-red';
+import { DEFAULT_SAMPLE, sampleFor, testScript } from './script-node';
+import { type TestOutcome, TestRefusedError, testGateOf } from './test-runs';
+
+interface TestResponse {
+  status(code: number): { json(body: unknown): unknown };
+  set(field: string, value: string): unknown;
+}
+
+/**
+ * Answers a Test request through the admin app's gate, keyed by the node id the editor sends (requests without
+ * one share a key): the outcome with 200, or 400 when the request's settings are refused; 409 or 429 with
+ * `{ok: false, error: {message, kind: "busy" | "blocked"}}` when the gate turns it away.
+ */
+function answerTest(app: object, res: TestResponse, nodeId: unknown, test: () => Promise<TestOutcome>): void {
+  const key = typeof nodeId === 'string' && nodeId.length > 0 && nodeId.length <= 100 ? nodeId : '';
+  testGateOf(app)
+    .run(key, test)
+    .then(
+      (o) => res.status(!o.ok && o.error.kind === 'config' ? 400 : 200).json(o),
+      (err: unknown) => {
+        if (err instanceof TestRefusedError) {
+          if (err.retryAfterS !== undefined) res.set('Retry-After', String(err.retryAfterS));
+          res.status(err.status).json({ ok: false, error: { message: err.message, kind: err.kind } });
+          return;
+        }
+        res
+          .status(500)
+          .json({ ok: false, error: { message: String((err as Error)?.message ?? err), kind: 'internal' } });
+      },
+    );
+}
+
+/**
+ * Whether the routes of `group` are still to be added to this admin app, noting that they now are: Node-RED loads
+ * a node module once, but test runtimes hand each load a new app.
+ */
+const routed = new WeakMap<object, Set<string>>();
+function firstTime(app: object, group: string): boolean {
+  let groups = routed.get(app);
+  if (!groups) {
+    groups = new Set();
+    routed.set(app, groups);
+  }
+  if (groups.has(group)) return false;
+  groups.add(group);
+  return true;
+}
+
+/** Runs a Test route's request: `test` on the request's body, through the gate, with the maximum time limit. */
+function runTest(
+  RED: NodeAPI,
+  res: TestResponse,
+  body: unknown,
+  test: (body: Record<string, unknown>, maxTimeoutMs: number) => Promise<TestOutcome>,
+): void {
+  const b = (body ?? {}) as Record<string, unknown>;
+  answerTest(RED.httpAdmin, res, b.id, () => test(b, maxScriptTimeout(RED)));
+}
+
+/** The script node's Test route and sample route. */
+export function registerScriptRoutes(RED: NodeAPI): void {
+  if (!RED.httpAdmin || !firstTime(RED.httpAdmin, 'script')) return;
+  RED.httpAdmin.post('/rule-engine/script/test', ...adminPermission(RED, 'rule-script.write'), (req, res) =>
+    runTest(RED, res, req.body, testScript),
+  );
+  // The last input of a deployed node may hold what a device sent (tokens, secrets): write permission, as the
+  // Test run that uses it.
+  RED.httpAdmin.get('/rule-engine/script/sample/:id', ...adminPermission(RED, 'rule-script.write'), (req, res) => {
+    const sample = sampleFor(String(req.params.id));
+    res.json({ source: sample ? 'last' : 'default', sample: sample ?? DEFAULT_SAMPLE });
+  });
+}
+
+/** The integration's decoder and encoder Test routes. */
+export function registerIntegrationRoutes(RED: NodeAPI): void {
+  if (!RED.httpAdmin || !firstTime(RED.httpAdmin, 'integration')) return;
+  RED.httpAdmin.post(
+    '/rule-engine/integration/test-decoder',
+    ...adminPermission(RED, 'rule-integration.write'),
+    (req, res) => runTest(RED, res, req.body, testDecoder),
+  );
+  RED.httpAdmin.post(
+    '/rule-engine/integration/test-encoder',
+    ...adminPermission(RED, 'rule-integration.write'),
+    (req, res) => runTest(RED, res, req.body, testEncoder),
+  );
+}
