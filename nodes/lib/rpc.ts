@@ -4,7 +4,7 @@
  * one-way call was handed to MQTT, so the control shows success instead of a false time-out.
  */
 import { randomUUID } from 'node:crypto';
-import { MsgType, type RuleMsg } from './message';
+import { createMessage, MsgType, type RuleMsg } from './message';
 
 export type RpcStatus = 'ok' | 'error' | 'timeout';
 export interface RpcOutcome {
@@ -56,7 +56,7 @@ export interface RpcRequestParts {
 /** The rule-engine message of an RPC call to a device; params travel as a JSON string, as in ThingsBoard. */
 export function rpcRequestMessage(p: RpcRequestParts): RuleMsg {
   const requestUUID = p.requestUUID ?? randomUUID();
-  return {
+  return createMessage({
     payload: { method: p.method, params: JSON.stringify(p.value === undefined ? null : p.value) },
     metadata: {
       requestUUID,
@@ -67,5 +67,5 @@ export function rpcRequestMessage(p: RpcRequestParts): RuleMsg {
     },
     msgType: MsgType.RPC_CALL_FROM_SERVER_TO_DEVICE,
     originator: p.deviceName,
-  };
+  });
 }
