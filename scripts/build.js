@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Build: compile TypeScript, then put each node's editor HTML, message catalogs and the shared icons beside
-// its compiled JS (Node-RED looks for `icons/` and `locales/` in the folder of each node's .js file).
+// its compiled JS (Node-RED looks for `icons/` and `locales/` in the folder of each node's .js file), and the
+// sandbox's own JavaScript (nodes/lib/sandbox/) beside the compiled runtime that reads it.
 
 const fs = require('node:fs');
 const path = require('node:path');
@@ -41,6 +42,8 @@ for (const name of nodeDirs) {
   copyAssets(path.join(root, 'nodes', name), out);
   copyAssets(icons, path.join(out, 'icons'));
 }
+// The JavaScript that runs inside the script sandboxes, read at run time from beside the compiled runtime.
+copyAssets(path.join(root, 'nodes', 'lib', 'sandbox'), path.join(dist, 'nodes', 'lib', 'sandbox'));
 
 // Every node folder must be registered in package.json and every registered file must exist.
 const registered = Object.values(pkg['node-red'].nodes).map((p) => path.normalize(p));

@@ -3,38 +3,14 @@
  * `decoder(payload, metadata)` and the downlink encoder `encoder(msg, metadata, msgType, integrationMetadata)`.
  */
 import type { ScriptLimits } from './script-runtime';
+import { sandboxSource } from './script-sandbox';
 import { compileThreadedScript, type ScriptHost, scriptHost, type ThreadedScript } from './script-thread';
 
-/**
- * ThingsBoard's helpers for decoders. decodeToString reads the bytes as UTF-8 (invalid sequences become U+FFFD),
- * so a decoder sees the same text the device sent; decodeToJson parses that text.
- */
-export const DECODER_HELPERS = `
-function decodeToString(bytes) {
-  var out = '', i = 0, n = bytes.length;
-  while (i < n) {
-    var b = bytes[i++] & 255, cp = 65533, need = 0, min = 0;
-    if (b < 128) { out += String.fromCharCode(b); continue; }
-    if (b >= 194 && b <= 223) { cp = b & 31; need = 1; min = 128; }
-    else if (b >= 224 && b <= 239) { cp = b & 15; need = 2; min = 2048; }
-    else if (b >= 240 && b <= 244) { cp = b & 7; need = 3; min = 65536; }
-    else { out += '\\ufffd'; continue; }
-    var ok = true;
-    for (var k = 0; k < need; k++) {
-      var c = bytes[i] & 255;
-      if (i >= n || (c & 192) !== 128) { ok = false; break; }
-      cp = (cp << 6) | (c & 63); i++;
-    }
-    if (!ok || cp < min || cp > 1114111 || (cp >= 55296 && cp <= 57343)) { out += '\\ufffd'; continue; }
-    out += String.fromCodePoint(cp);
-  }
-  return out;
-}
-function decodeToJson(bytes) { return JSON.parse(decodeToString(bytes)); }
-`;
+/** ThingsBoard's decodeToString(bytes) and decodeToJson(bytes), defined in every decoder's sandbox. */
+const DECODER_HELPERS = sandboxSource('decoder-helpers.js');
 
-export const DECODER_PARAMS = ['payload', 'metadata'];
-export const ENCODER_PARAMS = ['msg', 'metadata', 'msgType', 'integrationMetadata'];
+const DECODER_PARAMS = ['payload', 'metadata'];
+const ENCODER_PARAMS = ['msg', 'metadata', 'msgType', 'integrationMetadata'];
 
 /** `host`: the deployed scripts' script thread, or the Test buttons' (testScriptHost()). */
 export function compileDecoder(

@@ -18,7 +18,6 @@ export const MsgType = {
   ATTRIBUTES_DELETED: 'ATTRIBUTES_DELETED',
   TIMESERIES_UPDATED: 'TIMESERIES_UPDATED',
 } as const;
-export type KnownMsgType = (typeof MsgType)[keyof typeof MsgType];
 
 export type Metadata = Record<string, string>;
 
@@ -71,6 +70,7 @@ export function normaliseMetadata(input: unknown): Metadata {
   return out;
 }
 
+/** A new rule-engine message; metadata values become strings (see normaliseMetadata). */
 export function createMessage(parts: {
   payload?: unknown;
   metadata?: Record<string, unknown>;

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { DeviceStore } from './device-store';
-import { MessageError, MsgType, type RuleMsg } from './message';
+import { createMessage, MessageError, MsgType, type RuleMsg } from './message';
 import { numberSetting } from './settings';
 
 export type RpcStatus = 'ok' | 'error' | 'timeout';
@@ -59,7 +59,7 @@ export interface RpcRequestParts {
 /** The rule-engine message of an RPC call to a device; params travel as a JSON string, as in ThingsBoard. */
 export function rpcRequestMessage(p: RpcRequestParts): RuleMsg {
   const requestUUID = p.requestUUID ?? randomUUID();
-  return {
+  return createMessage({
     payload: { method: p.method, params: JSON.stringify(p.value === undefined ? null : p.value) },
     metadata: {
       requestUUID,
@@ -70,7 +70,7 @@ export function rpcRequestMessage(p: RpcRequestParts): RuleMsg {
     },
     msgType: MsgType.RPC_CALL_FROM_SERVER_TO_DEVICE,
     originator: p.deviceName,
-  };
+  });
 }
 
 /** The rpc request node's settings, as the editor stores them. */

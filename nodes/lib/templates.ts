@@ -12,11 +12,6 @@ export interface PatternResult {
   unresolved: string[];
 }
 
-export function hasPlaceholders(pattern: string): boolean {
-  PATTERN.lastIndex = 0;
-  return PATTERN.test(pattern);
-}
-
 export function fillPattern(pattern: string, metadata: Record<string, unknown>, data?: unknown): PatternResult {
   const unresolved: string[] = [];
   const text = pattern.replace(PATTERN, (whole, metaKey: string | undefined, dataPath: string | undefined) => {

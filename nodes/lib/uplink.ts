@@ -3,7 +3,16 @@
  * bad item in a batch fails alone.
  */
 import type { TelemetryBatch } from './device-store';
-import { MessageError, type Metadata, MsgType, type RuleMsg, setOwn, toMetadataValue, typeOf } from './message';
+import {
+  createMessage,
+  MessageError,
+  type Metadata,
+  MsgType,
+  type RuleMsg,
+  setOwn,
+  toMetadataValue,
+  typeOf,
+} from './message';
 import { attributesFromPayload, telemetryFromPayload } from './save-data';
 
 export interface UplinkItem {
@@ -75,22 +84,12 @@ export function messagesForItem(item: UplinkItem, base: { ts: number; topic?: st
   metadata.ts = toMetadataValue(base.ts);
   if (base.topic !== undefined) metadata.topic = base.topic;
   const out: RuleMsg[] = [];
-  const common = { originator: item.deviceName, ...(base.topic !== undefined ? { topic: base.topic } : {}) };
-  if (Object.keys(item.attributes).length > 0) {
-    out.push({
-      payload: item.attributes,
-      metadata: { ...metadata },
-      msgType: MsgType.POST_ATTRIBUTES_REQUEST,
-      ...common,
-    });
-  }
-  if (item.telemetry.length > 0) {
-    out.push({
-      payload: item.telemetry,
-      metadata: { ...metadata },
-      msgType: MsgType.POST_TELEMETRY_REQUEST,
-      ...common,
-    });
-  }
+  const message = (payload: unknown, msgType: string): RuleMsg => {
+    const msg = createMessage({ payload, metadata, msgType, originator: item.deviceName });
+    if (base.topic !== undefined) msg.topic = base.topic;
+    return msg;
+  };
+  if (Object.keys(item.attributes).length > 0) out.push(message(item.attributes, MsgType.POST_ATTRIBUTES_REQUEST));
+  if (item.telemetry.length > 0) out.push(message(item.telemetry, MsgType.POST_TELEMETRY_REQUEST));
   return out;
 }
