@@ -3,62 +3,36 @@
 // readings and a turn of the knob, and the tutorial flow in the Node-RED editor.
 // Needs Debian's chromium (apt-get install -y chromium). Usage: node scripts/docs-screenshots.js
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
-const { spawn } = require('node:child_process');
-const { chromium } = require('playwright-core');
+const { execFileSync } = require('node:child_process');
 
 const root = path.resolve(__dirname, '..');
 const outDir = path.join(root, 'docs', 'images');
-const chromiumPath = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+// The test toolkit, compiled: built first if this is a fresh clone.
+const toolkit = path.join(root, 'dist', 'test', 'toolkit.js');
+if (!fs.existsSync(toolkit)) execFileSync(process.execPath, [path.join(__dirname, 'build.js')], { stdio: 'inherit' });
+const { delay, freePort, launchChromium, spawnCollecting, stopChild, waitFor } = require(toolkit);
 
 async function main() {
   const port = await freePort();
   const mqttPort = await freePort();
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-engine-shots-'));
   const args = ['--port', port, '--mqtt-port', mqttPort, '--user-dir', userDir].map(String);
-  const demo = spawn(process.execPath, [path.join(__dirname, 'start.js'), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  demo.stdout.on('data', (d) => {
-    output += d;
-  });
-  demo.stderr.on('data', (d) => {
-    output += d;
-  });
+  const { child: demo, output } = spawnCollecting(process.execPath, [path.join(__dirname, 'start.js'), ...args]);
   let browser;
   try {
-    for (let t = 0; !/Dashboard: +http/.test(output); t++) {
-      if (demo.exitCode !== null || /missing the node types/.test(output) || t > 600) {
-        throw new Error(`the demo did not start:\n${output}`);
-      }
-      await sleep(100);
-    }
-    browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    await waitFor(
+      () => {
+        if (demo.exitCode !== null || /missing the node types/.test(output())) {
+          throw new Error(`the demo did not start:\n${output()}`);
+        }
+        return /Dashboard: +http/.test(output());
+      },
+      60000,
+      'the demo to start',
+    );
+    browser = await launchChromium();
     fs.mkdirSync(outDir, { recursive: true });
     const base = `http://127.0.0.1:${port}`;
 
@@ -66,18 +40,18 @@ async function main() {
     await page.goto(`${base}/dashboard`);
     const knob = page.getByRole('slider', { name: 'Temperature set-point' });
     await knob.waitFor({ timeout: 30000 });
-    await sleep(15000); // some history in the chart
+    await delay(15000); // some history in the chart
     await knob.focus();
     await page.keyboard.press('Home');
     for (let i = 0; i < 4; i++) await page.keyboard.press('PageUp'); // 40
-    await sleep(12000); // the temperature on its way to 40
+    await delay(12000); // the temperature on its way to 40
     await knob.blur();
     await page.screenshot({ path: path.join(outDir, 'demo-dashboard.png') });
 
     const editor = await browser.newPage({ viewport: { width: 1600, height: 780 } });
     await editor.goto(`${base}/#flow/ex2tab000000001`);
     await editor.waitForSelector('#red-ui-workspace-chart', { timeout: 30000 });
-    await sleep(2000);
+    await delay(2000);
     // The first visit opens the "what's new" tour; Escape closes it. Without the palette and the sidebar the
     // whole flow fits on the workspace.
     await editor.keyboard.press('Escape');
@@ -86,16 +60,12 @@ async function main() {
       red.actions.invoke('core:toggle-palette', false);
       red.actions.invoke('core:toggle-sidebar', false);
     });
-    await sleep(800);
+    await delay(800);
     await editor.locator('#red-ui-workspace').screenshot({ path: path.join(outDir, 'demo-editor.png') });
     console.log(`docs-screenshots: wrote docs/images/demo-dashboard.png and docs/images/demo-editor.png`);
   } finally {
     await browser?.close();
-    if (demo.exitCode === null) {
-      const exited = new Promise((r) => demo.once('exit', r));
-      demo.kill('SIGTERM');
-      await exited;
-    }
+    await stopChild(demo, 'SIGTERM');
     fs.rmSync(userDir, { recursive: true, force: true });
   }
 }

@@ -29,7 +29,7 @@ const header = (text) => console.log(`\n${'='.repeat(100)}\n${text}\n${'='.repea
 const readJson = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
 
 // The system binaries the suite runs, where Debian's packages put them; the tests honour the same overrides
-// (test/mqtt-broker.ts, test/e2e-support.ts).
+// (test/mqtt-broker.ts, test/toolkit.ts).
 const SYSTEM_PACKAGES = [
   { pkg: 'mosquitto', env: 'MOSQUITTO_PATH', path: process.env.MOSQUITTO_PATH ?? '/usr/sbin/mosquitto' },
   { pkg: 'chromium', env: 'CHROMIUM_PATH', path: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' },

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { freePort, makeUserDir, NodeRedProcess, root } from './e2e-support';
+import { freePort, makeUserDir, NodeRedProcess, root } from './toolkit';
 
 interface Route {
   method: 'get' | 'post';

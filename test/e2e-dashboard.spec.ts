@@ -4,13 +4,13 @@
  * the set-point reaches the thermostat over MQTT and the gauge follows the temperature towards it.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
-import { assertChromium, chromiumArgs, chromiumPath, freePort, root, screenshotPath, waitFor } from './e2e-support';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { freePort, launchChromium, root, screenshotPath, spawnCollecting, waitFor } from './toolkit';
 
 const SETTINGS = 'devices/Thermostat-A/temperature/settings';
 const LATEST = 'devices/Thermostat-A/temperature/latest';
@@ -18,7 +18,7 @@ const LATEST = 'devices/Thermostat-A/temperature/latest';
 describe('demo end to end: npm start, dashboard in Chromium, knob to thermostat', function () {
   this.timeout(120000);
   let demo: ChildProcess | undefined;
-  let output = '';
+  let output = () => '';
   let userDir: string;
   let port: number;
   let mqttPort: number;
@@ -29,12 +29,11 @@ describe('demo end to end: npm start, dashboard in Chromium, knob to thermostat'
   const published: string[] = [];
 
   before(async () => {
-    assertChromium();
     port = await freePort();
     mqttPort = await freePort();
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-engine-demo-'));
     // Its own process group, so that the cleanup can end everything it started even if it misbehaves.
-    demo = spawn(
+    ({ child: demo, output } = spawnCollecting(
       process.execPath,
       [
         path.join(root, 'scripts', 'start.js'),
@@ -45,24 +44,18 @@ describe('demo end to end: npm start, dashboard in Chromium, knob to thermostat'
         '--user-dir',
         userDir,
       ],
-      { cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    demo.stdout?.on('data', (d) => {
-      output += d;
-    });
-    demo.stderr?.on('data', (d) => {
-      output += d;
-    });
+      { cwd: root, detached: true },
+    ));
     await waitFor(
       () => {
-        if (demo?.exitCode !== null) throw new Error(`the demo exited:\n${output}`);
-        if (/missing the node types/.test(output)) throw new Error(`the demo cannot run its flows:\n${output}`);
-        return /Dashboard: +http/.test(output);
+        if (demo?.exitCode !== null) throw new Error(`the demo exited:\n${output()}`);
+        if (/missing the node types/.test(output())) throw new Error(`the demo cannot run its flows:\n${output()}`);
+        return /Dashboard: +http/.test(output());
       },
       60000,
       'the demo to print its addresses',
     );
-    assert.match(output, new RegExp(`Dashboard: +http://127\\.0\\.0\\.1:${port}/dashboard`));
+    assert.match(output(), new RegExp(`Dashboard: +http://127\\.0\\.0\\.1:${port}/dashboard`));
 
     sub = connect(`mqtt://127.0.0.1:${mqttPort}`, { reconnectPeriod: 0 });
     await new Promise<void>((resolve, reject) => {
@@ -77,11 +70,11 @@ describe('demo end to end: npm start, dashboard in Chromium, knob to thermostat'
     });
     // The knob asks for the current value as soon as it is shown, and that is answered from saved telemetry:
     // let the flow's MQTT connection come up and a reading or two be saved first.
-    await waitFor(() => /Connected to broker/.test(output), 20000, "the flow's MQTT connection");
+    await waitFor(() => /Connected to broker/.test(output()), 20000, "the flow's MQTT connection");
     const seen = readings;
     await waitFor(() => readings >= seen + 2, 10000, 'two readings from the thermostat');
 
-    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     await page.goto(`http://127.0.0.1:${port}/dashboard`);
     knob = page.getByRole('slider', { name: 'Temperature set-point' });
@@ -183,7 +176,7 @@ describe('demo end to end: npm start, dashboard in Chromium, knob to thermostat'
     const child = demo as ChildProcess;
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
-    assert.equal(await exited, 0, output);
+    assert.equal(await exited, 0, output());
     // Nothing in the demo's process group is left (Node-RED was its child).
     assert.throws(() => process.kill(-(child.pid as number), 0), /ESRCH/);
   });

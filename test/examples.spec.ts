@@ -5,24 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import path from 'node:path';
 import semver from 'semver';
-import {
-  freePort,
-  makeUserDir,
-  NodeRedProcess,
-  readExamples,
-  root,
-  startBroker,
-  type TestBroker,
-  waitFor,
-  writeSettings,
-} from './e2e-support';
+import { startTestBroker, type TestMqttBroker } from './mqtt-broker';
 import { tbDownlinkEncoder, tbUplinkDecoder } from './tb-fixtures';
+import { delay, freePort, makeUserDir, NodeRedProcess, pkg, readExamples, writeSettings } from './toolkit';
 
 type FlowNode = Record<string, unknown> & { id: string; type: string; z?: string; wires?: string[][] };
 
-const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const packageTypes = Object.keys(pkg['node-red'].nodes as Record<string, string>);
 const examples = readExamples() as Array<{ file: string; nodes: FlowNode[] }>;
 /** Types that are part of the flow file format rather than registered nodes. */
@@ -103,13 +92,13 @@ describe('example flows: well formed', () => {
 
 describe('example flows: deployed to Node-RED with the package and Dashboard 2.0', function () {
   this.timeout(120000);
-  let broker: TestBroker;
+  let broker: TestMqttBroker;
   let red: NodeRedProcess;
   let userDir: string;
   let registered: Map<string, string>;
 
   before(async () => {
-    broker = await startBroker();
+    broker = await startTestBroker('aedes');
     userDir = makeUserDir('rule-engine-examples-');
     writeSettings(userDir, []);
     red = new NodeRedProcess(userDir, await freePort());
@@ -122,7 +111,7 @@ describe('example flows: deployed to Node-RED with the package and Dashboard 2.0
 
   after(async () => {
     await red?.stop();
-    await broker?.close();
+    await broker?.stop();
     if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
   });
 
@@ -148,13 +137,10 @@ describe('example flows: deployed to Node-RED with the package and Dashboard 2.0
       );
       const from = red.output.length;
       await red.deploy(flows);
-      await waitFor(
-        () => /Started flows|Waiting for missing types/.test(red.output.slice(from)),
-        20000,
-        `${file} to start`,
-      );
-      // Give nodes a moment to report problems that come after start (a broker connection, a bad config).
-      await new Promise((r) => setTimeout(r, 500));
+      await red.waitForLog(/Started flows|Waiting for missing types/, 20000, from);
+      // Half a second in which no node may report a problem that comes after start (a broker connection, a
+      // bad config): a quiet stretch, not a wait for something.
+      await delay(500);
       const log = red.output.slice(from);
       assert.doesNotMatch(log, /Waiting for missing types/, log);
       assert.doesNotMatch(log, /\[error\]/, log);

@@ -4,25 +4,23 @@
  * uses it for status texts) when asked for German.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import {
-  assertChromium,
-  chromiumArgs,
-  chromiumPath,
   freePort,
+  launchChromium,
   makeUserDir,
   NodeRedProcess,
+  pkg,
   root,
   screenshotPath,
   waitFor,
-} from './e2e-support';
+  writeSettings,
+} from './toolkit';
 
 type Catalog = { [key: string]: string | Catalog };
 
-const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const MODULE: string = pkg.name;
 
 /** Each node set of the package: its type, its folder name (= its catalog's namespace key) and its files. */
@@ -119,35 +117,6 @@ function htmlKeys(set: (typeof SETS)[number]): string[] {
 function runtimeTexts(file: string): Array<{ key: string; fallback: string }> {
   const src = fs.readFileSync(file, 'utf8');
   return [...src.matchAll(/\bt\(\s*RED,\s*'([^']+)',\s*'([^']*)'/g)].map((m) => ({ key: m[1], fallback: m[2] }));
-}
-
-/**
- * A Node-RED process whose runtime speaks German: its log is German too, so it is ready when its admin API
- * answers (NodeRedProcess.start() waits for the English "Server now running").
- */
-class GermanNodeRed extends NodeRedProcess {
-  override async start(): Promise<void> {
-    const child = spawn(
-      process.execPath,
-      [require.resolve('node-red/red.js', { paths: [root] }), '--userDir', this.userDir, '--port', String(this.port)],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    this.child = child;
-    child.stdout?.on('data', (d) => {
-      this.output += d;
-    });
-    child.stderr?.on('data', (d) => {
-      this.output += d;
-    });
-    await waitFor(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`Node-RED exited at start:\n${this.output}`);
-        return (await fetch(this.url('/settings')).catch(() => undefined))?.ok === true;
-      },
-      60000,
-      'Node-RED to answer',
-    );
-  }
 }
 
 describe('message catalogs (i18n)', () => {
@@ -273,7 +242,7 @@ describe('message catalogs (i18n)', () => {
 
   describe('in a real Node-RED with lang: "de"', function () {
     this.timeout(120000);
-    let red: GermanNodeRed;
+    let red: NodeRedProcess;
     let userDir: string;
     let browser: Browser | undefined;
 
@@ -327,22 +296,9 @@ describe('message catalogs (i18n)', () => {
 
     before(async () => {
       userDir = makeUserDir('rule-engine-i18n-');
-      fs.writeFileSync(
-        path.join(userDir, 'settings.js'),
-        `module.exports = {
-  flowFile: 'flows.json',
-  uiHost: '127.0.0.1',
-  credentialSecret: false,
-  telemetry: { enabled: false },
-  lang: 'de',
-  logging: { console: { level: 'info' } },
-  // No welcome tour: it can appear after the page loads and cover the workspace (seen in a clean-clone run).
-  editorTheme: { tours: false },
-};
-`,
-      );
-      fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows));
-      red = new GermanNodeRed(userDir, await freePort());
+      writeSettings(userDir, flows, { lang: 'de' });
+      // Its log is German too: it is ready when its admin API answers.
+      red = new NodeRedProcess(userDir, await freePort(), { ready: 'http' });
       await red.start();
     });
 
@@ -398,8 +354,7 @@ describe('message catalogs (i18n)', () => {
     });
 
     it('shows the German palette labels in the editor of a German browser', async () => {
-      assertChromium();
-      browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+      browser = await launchChromium();
       const page = await browser.newPage({ locale: 'de-DE', viewport: { width: 1280, height: 800 } });
       await page.goto(red.url('/'));
       const palette = (type: string) =>

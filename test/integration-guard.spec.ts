@@ -4,7 +4,7 @@
  * and the decoder/encoder Test routes' bounds, per-node block and one-at-a-time gate.
  */
 import assert from 'node:assert/strict';
-import { delay, errorCalls, helper, inTab, sendAndWait, statusCalls } from './support';
+import { delay, errorCalls, helper, inTab, sendAndWait, statusCalls, waitFor } from './support';
 
 const deviceStoreNode = require('../nodes/device-store/device-store');
 const integrationNode = require('../nodes/integration/integration');
@@ -60,11 +60,12 @@ describe('integration converters: limits on every path', () => {
   describe('maximum time limit at deploy', () => {
     it('refuses a converter time limit over 10 s: error at deploy, red status on uplink and downlink, Failure', async () => {
       await helper.load(NODES, flow({ timeout: 15_000 }));
-      await delay(100);
-      assert.ok(
-        errorCalls('integ1').some((e) => /time limit of 15000 ms is over the maximum of 10000 ms/.test(e)),
-        'the integration reports it at deploy',
+      await waitFor(
+        () => errorCalls('integ1').some((e) => /time limit of 15000 ms is over the maximum of 10000 ms/.test(e)),
+        5000,
+        'the integration to report it at deploy',
       );
+      await waitFor(() => ['up1', 'down1'].every((id) => statusCalls(id).at(-1)?.fill === 'red'), 5000, 'red statuses');
       for (const id of ['up1', 'down1']) {
         const st = statusCalls(id).at(-1);
         assert.equal(st?.fill, 'red', id);
@@ -203,6 +204,8 @@ describe('integration converters: limits on every path', () => {
         await helper.load(NODES, flow());
         const slow = 'var t = Date.now(); while (Date.now() - t < 1500) {} return {deviceName: "A"};';
         const first = Promise.resolve(decoderTest({ id: 'integ1', decoder: slow, timeout: 5000 }));
+        // Nothing outside shows that the first Test has started, and a probe of this node could take the
+        // Test slot before it: the second comes 400 ms into the first one's 1.5 s.
         await delay(400);
         const second = await encoderTest({ id: 'integ1' });
         assert.equal(second.status, 409);

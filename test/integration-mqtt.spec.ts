@@ -9,10 +9,8 @@
  * topics), plus the content types.
  */
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import path from 'node:path';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import type { DeviceStore } from '../nodes/lib/device-store';
 import {
   type BrokerKind,
   MOSQUITTO_PATH,
@@ -20,8 +18,20 @@ import {
   startTestBroker,
   type TestMqttBroker,
 } from './mqtt-broker';
-import { type AnyMsg, collect, delay, helper, inTab, nextMessage, nodeRedDir, statusCalls } from './support';
+import {
+  type AnyMsg,
+  collect,
+  delay,
+  deviceStoreOf,
+  helper,
+  inTab,
+  nextMessage,
+  nodeRedDir,
+  statusCalls,
+  waitFor,
+} from './support';
 import { tbDownlinkEncoder, tbTutorialScript, tbUplinkDecoder } from './tb-fixtures';
+import { listening, mqttBrokerNode } from './toolkit';
 
 const deviceStoreNode = require('../nodes/device-store/device-store');
 const integrationNode = require('../nodes/integration/integration');
@@ -83,21 +93,7 @@ function thermostatJson(extra: Record<string, unknown> = {}, ts = Date.now()): s
 
 type NodeDef = Record<string, unknown>;
 
-function mqttBrokerConfig(port: number): NodeDef {
-  return {
-    id: 'conn1',
-    type: 'mqtt-broker',
-    name: 'test broker',
-    broker: '127.0.0.1',
-    port: String(port),
-    clientid: '',
-    autoConnect: true,
-    usetls: false,
-    protocolVersion: 4,
-    keepalive: 60,
-    cleansession: true,
-  };
-}
+const mqttBrokerConfig = (port: number): NodeDef => mqttBrokerNode('conn1', port);
 
 function integrationConfig(over: NodeDef = {}): NodeDef {
   return {
@@ -122,23 +118,23 @@ function integrationConfig(over: NodeDef = {}): NodeDef {
 
 const storeConfig: NodeDef = { id: 'store1', type: 'rule-device-store', store: '', timeout: 5000 };
 
+/** An `mqtt in` node of broker `conn1` (QoS 1, payloads as buffers) on `topic`, sending to `to`. */
+const mqttIn = (id: string, topic: string, to: string): NodeDef => ({
+  id,
+  type: 'mqtt in',
+  topic,
+  qos: '1',
+  datatype: 'buffer',
+  broker: 'conn1',
+  nl: false,
+  rap: true,
+  rh: 0,
+  inputs: 0,
+  wires: [[to]],
+});
+
 /** An `mqtt in` that the test's client publishes to until it answers: then Node-RED's subscriptions are live. */
-const probeNodes: NodeDef[] = [
-  {
-    id: 'probeIn',
-    type: 'mqtt in',
-    topic: 'probe/ready',
-    qos: '1',
-    datatype: 'buffer',
-    broker: 'conn1',
-    nl: false,
-    rap: true,
-    rh: 0,
-    inputs: 0,
-    wires: [['probeTap']],
-  },
-  { id: 'probeTap', type: 'helper' },
-];
+const probeNodes: NodeDef[] = [mqttIn('probeIn', 'probe/ready', 'probeTap'), { id: 'probeTap', type: 'helper' }];
 
 /** mqtt in (buffer) → uplink; Success to `upOk` (+ extra), Failure to `upFail` (+ extra); a Catch node. */
 function uplinkFlow(
@@ -149,19 +145,7 @@ function uplinkFlow(
     mqttBrokerConfig(port),
     storeConfig,
     integrationConfig(opts.integration),
-    {
-      id: 'mqttIn1',
-      type: 'mqtt in',
-      topic: 'devices/+/temperature/latest',
-      qos: '1',
-      datatype: 'buffer',
-      broker: 'conn1',
-      nl: false,
-      rap: true,
-      rh: 0,
-      inputs: 0,
-      wires: [['up1']],
-    },
+    mqttIn('mqttIn1', 'devices/+/temperature/latest', 'up1'),
     {
       id: 'up1',
       type: 'rule-integration-uplink',
@@ -177,21 +161,21 @@ function uplinkFlow(
   ]);
 }
 
-/** downlink (integration `integ1`) → mqtt out; Success also to `dlOk`, Failure to `dlFail`. */
+/** The downlink node `down1` (integration `integ1`) → mqtt out; Success also to `dlOk`, Failure to `dlFail`. */
+const downlinkNodes: NodeDef[] = [
+  { id: 'down1', type: 'rule-integration-downlink', integration: 'integ1', wires: [['mqttOut1', 'dlOk'], ['dlFail']] },
+  { id: 'mqttOut1', type: 'mqtt out', topic: '', qos: '', retain: '', broker: 'conn1' },
+  { id: 'dlOk', type: 'helper' },
+  { id: 'dlFail', type: 'helper' },
+];
+
+/** downlinkNodes on their own, with their config nodes. */
 function downlinkFlow(port: number, integration: NodeDef = {}, extra: NodeDef[] = []): NodeDef[] {
   return inTab([
     mqttBrokerConfig(port),
     storeConfig,
     integrationConfig(integration),
-    {
-      id: 'down1',
-      type: 'rule-integration-downlink',
-      integration: 'integ1',
-      wires: [['mqttOut1', 'dlOk'], ['dlFail']],
-    },
-    { id: 'mqttOut1', type: 'mqtt out', topic: '', qos: '', retain: '', broker: 'conn1' },
-    { id: 'dlOk', type: 'helper' },
-    { id: 'dlFail', type: 'helper' },
+    ...downlinkNodes,
     { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
     { id: 'caught', type: 'helper' },
     ...extra,
@@ -257,34 +241,16 @@ function tutorialFlow(port: number): NodeDef[] {
         wires: [['down1'], ['scriptFail']],
       },
       { id: 'scriptFail', type: 'helper' },
-      {
-        id: 'down1',
-        type: 'rule-integration-downlink',
-        integration: 'integ1',
-        wires: [['mqttOut1', 'dlOk'], ['dlFail']],
-      },
-      { id: 'mqttOut1', type: 'mqtt out', topic: '', qos: '', retain: '', broker: 'conn1' },
-      { id: 'dlOk', type: 'helper' },
-      { id: 'dlFail', type: 'helper' },
+      ...downlinkNodes,
     ],
   });
 }
 
 // ------------------------------------------------------------------------------------------------- helpers
 
-async function waitFor(cond: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await delay(25);
-  }
-}
-
 const brokerNode = () => helper.getNode('conn1') as unknown as { connected?: boolean };
 
-function store(): DeviceStore {
-  return (helper.getNode('store1') as unknown as { deviceStore: DeviceStore }).deviceStore;
-}
+const store = () => deviceStoreOf('store1');
 
 /** A rule-engine message into the downlink node `id`. */
 function downlink(payload: unknown, id = 'down1', metadata: Record<string, string> = {}): void {
@@ -342,7 +308,7 @@ describe('MQTT test broker harness and integration nodes', () => {
         await Promise.all(extraBrokers.splice(0).map((b) => b.stop()));
         // A test that stopped the shared broker and failed before starting it again leaves it down.
         if (broker) {
-          const up = await portOpen(broker.port);
+          const up = await listening(broker.port);
           if (!up) await broker.restart();
         }
       });
@@ -437,10 +403,10 @@ describe('MQTT test broker harness and integration nodes', () => {
           ['one', 'two'],
         );
         await broker!.stop();
-        assert.equal(await portOpen(port), false, 'nothing listens after stop()');
+        assert.equal(await listening(port), false, 'nothing listens after stop()');
         await broker!.stop(); // twice is fine
         await broker!.restart();
-        assert.equal(await portOpen(port), true, 'listening again after restart()');
+        assert.equal(await listening(port), true, 'listening again after restart()');
       });
 
       it('harness: a persistent broker keeps a clean: false session and its queued QoS 1 messages across restart', async () => {
@@ -533,7 +499,7 @@ describe('MQTT test broker harness and integration nodes', () => {
         helper.getNode('rpc1').receive({ payload: 42 });
         const r = await reply;
         await waitFor(() => settings.got.length >= 1, 10000, `the set-point on ${SETTINGS_TOPIC}`);
-        await delay(300); // anything extra would arrive now
+        await delay(300); // a quiet stretch: a second publish would arrive in it
         assert.deepEqual(
           settings.got.map((g) => [g.topic, g.payload.toString()]),
           [[SETTINGS_TOPIC, '42']],
@@ -570,7 +536,7 @@ describe('MQTT test broker harness and integration nodes', () => {
           helper.getNode('rpc1').receive({ method: 'getValue' });
           return p;
         })();
-        await delay(500);
+        await delay(500); // a quiet stretch: no request or downlink may follow the reply
         const rpc2 = r2.rpc as { method?: string; status?: string };
         assert.equal(rpc2.status, 'ok', `reply: ${JSON.stringify(rpc2)}`);
         assert.equal(rpc2.method, 'getValue');
@@ -679,7 +645,7 @@ describe('MQTT test broker harness and integration nodes', () => {
           }
           assert.equal(errText(f1), errText(f2));
           assert.deepEqual(f1.error, f2.error);
-          await delay(200);
+          await delay(200); // a quiet stretch: nothing may reach Success
           assert.equal(ok.msgs.length, 0);
 
           // Still working: a flat message from the same decoder succeeds.
@@ -827,7 +793,7 @@ describe('MQTT test broker harness and integration nodes', () => {
         const K = 5;
         for (let n = 1; n <= K; n++) downlink({ n });
         await atLeast(fail, K, 10000, 'dlFail');
-        await delay(300);
+        await delay(300); // a quiet stretch: no extra Failure or Success may follow
         assert.equal(fail.msgs.length, K, 'one Failure per downlink');
         assert.equal(ok.msgs.length, 1, 'none on Success while the broker is down');
         assert.equal(caught.msgs.length, K, 'Catch sees each one');
@@ -897,7 +863,7 @@ describe('MQTT test broker harness and integration nodes', () => {
           if (seq === Math.floor(N / 3)) restart = b.restart();
           downlink({ seq });
           if (brokerNode().connected !== true) sawDisconnect = true;
-          await delay(10);
+          await delay(10); // spreads the stream over the restart
         }
         await restart;
         const failedSeqs = () => new Set(fail.msgs.map((m) => (m.payload as { seq: number }).seq));
@@ -916,7 +882,7 @@ describe('MQTT test broker harness and integration nodes', () => {
           30000,
           'the stream to settle',
         ).catch(() => {});
-        await delay(1000); // late duplicates
+        await delay(1000); // a quiet stretch in which late duplicates would arrive
 
         const failed = failedSeqs();
         const receivedUnique = counts.size;
@@ -1004,7 +970,7 @@ describe('MQTT test broker harness and integration nodes', () => {
         assert.match(errText(m), /nope/);
         assert.match(errText(m), /unresolved/i);
 
-        await delay(500);
+        await delay(500); // a quiet stretch: nothing may reach Success or the broker
         assert.equal(ok.msgs.length, 0, 'nothing on Success');
         assert.deepEqual(
           sub.got.map((g) => g.topic),
@@ -1038,7 +1004,8 @@ describe('MQTT test broker harness and integration nodes', () => {
           const before = ok.msgs.length;
           downlink({ kind: kindOf });
           await waitFor(() => sub.got.length >= want.length, 10000, `${kindOf} publish`);
-          await delay(200);
+          await waitFor(() => ok.msgs.length - before >= want.length, 10000, `${kindOf} Success`);
+          await delay(200); // a quiet stretch: no extra publish or Success may follow
           assert.deepEqual(
             sub.got.map((g) => [g.topic, g.payload.toString('hex')]),
             want.map(([t, p]) => [t, p.toString('hex')]),
@@ -1063,14 +1030,3 @@ describe('MQTT test broker harness and integration nodes', () => {
     });
   }
 });
-
-function portOpen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}

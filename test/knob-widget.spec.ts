@@ -7,21 +7,20 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { connect, type MqttClient } from 'mqtt';
-import { type Browser, chromium, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { startTestBroker, type TestMqttBroker } from './mqtt-broker';
 import {
-  assertChromium,
-  chromiumArgs,
-  chromiumPath,
+  delay,
   freePort,
+  launchChromium,
   makeUserDir,
+  mqttBrokerNode,
   NodeRedProcess,
   readExamples,
   screenshotPath,
-  startBroker,
-  type TestBroker,
   waitFor,
   writeSettings,
-} from './e2e-support';
+} from './toolkit';
 
 const SETTINGS = 'devices/Thermostat-A/temperature/settings';
 
@@ -150,25 +149,13 @@ function flows(mqttPort: number): unknown[] {
       broker: 'kwbroker0000001',
       wires: [],
     },
-    {
-      id: 'kwbroker0000001',
-      type: 'mqtt-broker',
-      name: 'test broker',
-      broker: '127.0.0.1',
-      port: mqttPort,
-      clientid: '',
-      autoConnect: true,
-      usetls: false,
-      protocolVersion: 4,
-      keepalive: 60,
-      cleansession: true,
-    },
+    mqttBrokerNode('kwbroker0000001', mqttPort),
   ];
 }
 
 describe('knob widget (Dashboard 2.0 ui-template, core nodes, Chromium)', function () {
   this.timeout(90000);
-  let broker: TestBroker;
+  let broker: TestMqttBroker;
   let red: NodeRedProcess;
   let userDir: string;
   let browser: Browser | undefined;
@@ -178,13 +165,12 @@ describe('knob widget (Dashboard 2.0 ui-template, core nodes, Chromium)', functi
   const published: string[] = [];
 
   before(async () => {
-    assertChromium();
-    broker = await startBroker();
+    broker = await startTestBroker('aedes');
     userDir = makeUserDir('rule-engine-knob-');
     writeSettings(userDir, flows(broker.port));
     red = new NodeRedProcess(userDir, await freePort());
     await red.start();
-    await waitFor(() => /Started flows/.test(red.output), 20000, 'flows to start');
+    await red.waitForLog(/Started flows/, 20000);
     sub = connect(broker.url, { reconnectPeriod: 0 });
     await new Promise<void>((resolve, reject) => {
       sub.once('connect', () => resolve());
@@ -194,7 +180,7 @@ describe('knob widget (Dashboard 2.0 ui-template, core nodes, Chromium)', functi
     sub.on('message', (_t, p) => published.push(String(p)));
     await waitFor(() => /Connected to broker/.test(red.output), 10000, 'mqtt out to connect');
 
-    browser = await chromium.launch({ executablePath: chromiumPath, args: chromiumArgs });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 900, height: 700 } });
     await page.goto(red.url('/dashboard/knob'));
     knob = page.getByRole('slider', { name: 'Temperature set-point' });
@@ -205,7 +191,7 @@ describe('knob widget (Dashboard 2.0 ui-template, core nodes, Chromium)', functi
     await browser?.close();
     await sub?.endAsync();
     await red?.stop();
-    await broker?.close();
+    await broker?.stop();
     if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
   });
 
@@ -285,7 +271,7 @@ describe('knob widget (Dashboard 2.0 ui-template, core nodes, Chromium)', functi
         throw new Error(`${err.message}; got ${published.slice(before).join(', ')}`);
       },
     );
-    await new Promise((r) => setTimeout(r, 200)); // and nothing more
+    await delay(200); // a quiet stretch: no publish may follow
     assert.deepEqual(published.slice(before), expected);
     await page.screenshot({ path: screenshotPath('knob-3-keyboard-30') });
   });

@@ -9,24 +9,29 @@
  * read back at start), aedes by handing the same persistence object to the new broker instance (as a broker on
  * a durable store such as aedes-persistence-redis would find it). Without it, a restart loses every session.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Aedes } from 'aedes';
+import { freePort, spawnCollecting, stopChild, waitForPort } from './toolkit';
 
 export type BrokerKind = 'aedes' | 'mosquitto';
 
 export interface TestBrokerOptions {
   /** Keep sessions and queued messages across restart() (see the file comment). */
   persistent?: boolean;
+  /** mosquitto logs errors and warnings only, not every connection (for a busy benchmark). */
+  quiet?: boolean;
 }
 
 export interface TestMqttBroker {
   kind: BrokerKind;
   port: number;
   url: string;
+  /** The broker's process: mosquitto's, or this one for aedes. */
+  pid: number;
   /** Stops the broker and drops every connection; resolves when the port is closed. Safe to call twice. */
   stop(): Promise<void>;
   /** Stops (if running) and starts again on the same port; resolves when the port accepts connections. */
@@ -47,47 +52,9 @@ export function mosquittoAvailable(): boolean {
   }
 }
 
-export function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves once a TCP connection to 127.0.0.1:port succeeds; `alive()` false or the deadline rejects. */
-async function waitForPort(port: number, ms: number, alive: () => string | undefined): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const dead = alive();
-    if (dead) throw new Error(dead);
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > end) throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-// Children still running when the test process exits (mocha --exit) are ended by PID; their temp
-// directories (config, persistence file) go too.
-const children = new Set<ChildProcess>();
+// The temp directories of mosquitto (config, persistence file) go when the test process exits.
 const tempDirs = new Set<string>();
 process.on('exit', () => {
-  for (const c of children) {
-    try {
-      if (c.pid) process.kill(c.pid, 'SIGKILL');
-    } catch {}
-  }
   for (const d of tempDirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
@@ -155,6 +122,7 @@ async function startAedes(wanted: number, opts: TestBrokerOptions): Promise<Test
     get url() {
       return `mqtt://127.0.0.1:${port}`;
     },
+    pid: process.pid,
     stop,
     restart: async () => {
       await stop();
@@ -176,7 +144,7 @@ async function startMosquitto(wanted: number | undefined, opts: TestBrokerOption
   fs.mkdirSync(dataDir);
   let port = wanted ?? 0;
   let child: ChildProcess | undefined;
-  let output = '';
+  let output = () => '';
 
   const writeConfig = () => {
     const lines = [
@@ -188,8 +156,8 @@ async function startMosquitto(wanted: number | undefined, opts: TestBrokerOption
       'log_dest stderr',
       'log_type error',
       'log_type warning',
-      'log_type notice',
-      'log_type information',
+      ...(opts.quiet ? [] : ['log_type notice', 'log_type information']),
+      // A deep queue, so that a burst is never dropped.
       'max_queued_messages 100000',
     ];
     if (opts.persistent) {
@@ -204,27 +172,22 @@ async function startMosquitto(wanted: number | undefined, opts: TestBrokerOption
 
   const startOnce = async () => {
     const conf = writeConfig();
-    const c = spawn(MOSQUITTO_PATH, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(c);
+    const run = spawnCollecting(MOSQUITTO_PATH, ['-c', conf]);
+    const c = run.child;
     child = c;
+    const earlier = output();
+    output = () => earlier + run.output();
     let exit: string | undefined;
-    c.stdout?.on('data', (d) => {
-      output += d;
-    });
-    c.stderr?.on('data', (d) => {
-      output += d;
-    });
     c.on('error', (err) => {
       exit = `mosquitto failed to start: ${err.message}`;
     });
     c.on('exit', (code, signal) => {
-      children.delete(c);
-      exit ??= `mosquitto exited (code ${code}, signal ${signal}) on port ${port}:\n${output}`;
+      exit ??= `mosquitto exited (code ${code}, signal ${signal}) on port ${port}:\n${output()}`;
     });
     try {
       await waitForPort(port, 10000, () => exit);
     } catch (err) {
-      await killChild(c);
+      await stopMosquitto(c);
       throw err;
     }
   };
@@ -234,7 +197,7 @@ async function startMosquitto(wanted: number | undefined, opts: TestBrokerOption
     // no port was asked for and this is the first start; a restart must keep its port).
     for (let attempt = 1; ; attempt++) {
       const pick = port === 0;
-      if (pick) port = await freeLoopbackPort();
+      if (pick) port = await freePort();
       try {
         await startOnce();
         return;
@@ -248,7 +211,7 @@ async function startMosquitto(wanted: number | undefined, opts: TestBrokerOption
   const stop = async () => {
     const c = child;
     child = undefined;
-    if (c) await killChild(c);
+    if (c) await stopMosquitto(c);
   };
 
   await start();
@@ -260,6 +223,9 @@ async function startMosquitto(wanted: number | undefined, opts: TestBrokerOption
     get url() {
       return `mqtt://127.0.0.1:${port}`;
     },
+    get pid() {
+      return child?.pid ?? 0;
+    },
     stop: async () => {
       await stop();
     },
@@ -267,29 +233,11 @@ async function startMosquitto(wanted: number | undefined, opts: TestBrokerOption
       await stop();
       await startOnce();
     },
-    log: () => output,
+    log: () => output(),
   };
 }
 
 /** SIGTERM (mosquitto saves its persistence file then), SIGKILL after 5 s; resolves on exit. */
-function killChild(c: ChildProcess): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
-  return new Promise<void>((resolve) => {
-    const timer = setTimeout(() => {
-      try {
-        if (c.pid) process.kill(c.pid, 'SIGKILL');
-      } catch {}
-    }, 5000);
-    c.once('exit', () => {
-      clearTimeout(timer);
-      children.delete(c);
-      resolve();
-    });
-    try {
-      if (c.pid) process.kill(c.pid, 'SIGTERM');
-    } catch {
-      clearTimeout(timer);
-      resolve();
-    }
-  });
+async function stopMosquitto(c: ChildProcess): Promise<void> {
+  await stopChild(c, 'SIGTERM', 5000);
 }

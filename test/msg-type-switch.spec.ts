@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { OTHER_PORT, portFor, SWITCH_PORTS } from '../nodes/lib/msg-types';
-import { type AnyMsg, collect, delay, helper, inTab, sendAndWait } from './support';
+import { type AnyMsg, collect, delay, helper, inTab, sendAndWait, waitFor } from './support';
 
 const msgTypeSwitchNode = require('../nodes/msg-type-switch/msg-type-switch');
 
@@ -30,7 +30,7 @@ async function routesTo(msg: AnyMsg, port: number): Promise<void> {
   const all = OUTS.map((o) => collect(o));
   const original = structuredClone(msg);
   const r = await sendAndWait('sw', msg, OUTS);
-  await delay(20); // give any stray copy time to arrive
+  await delay(20); // a quiet stretch: a stray copy to another output would arrive in it
   for (const c of all) c.stop();
   assert.equal(r.port, OUTS[port], `msgType ${JSON.stringify(msg.msgType)}`);
   assert.deepEqual(
@@ -89,8 +89,9 @@ describe('message type switch node', () => {
     const all = OUTS.map((o) => collect(o));
     const types = [...EXPECTED.map(([, t]) => t), 'X', undefined, 'POST_TELEMETRY_REQUEST'];
     for (const [i, t] of types.entries()) helper.getNode('sw').receive({ payload: i, msgType: t } as AnyMsg);
-    for (let i = 0; i < 100 && all.reduce((n, c) => n + c.msgs.length, 0) < types.length; i++) await delay(10);
-    await delay(20);
+    const count = () => all.reduce((n, c) => n + c.msgs.length, 0);
+    await waitFor(() => count() >= types.length, 1000, `${types.length} messages out`);
+    await delay(20); // a quiet stretch: a stray copy would arrive in it
     for (const c of all) c.stop();
     assert.deepEqual(
       all.map((c) => c.msgs.map((m) => m.payload)),

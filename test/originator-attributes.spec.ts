@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
-import type { DeviceStore } from '../nodes/lib/device-store';
-import { type AnyMsg, errorCalls, helper, inTab, nextMessage, sendAndWait, statusCalls } from './support';
+import {
+  type AnyMsg,
+  assertOriginatorMissing,
+  deviceStoreOf,
+  flowAround,
+  helper,
+  nextMessage,
+  sendAndWait,
+  statusCalls,
+} from './support';
 import { tbRuleNode } from './tb-fixtures';
 
 const deviceStoreNode = require('../nodes/device-store/device-store');
@@ -8,30 +16,22 @@ const originatorAttributesNode = require('../nodes/originator-attributes/origina
 const nodes = [deviceStoreNode, originatorAttributesNode];
 
 function flow(oa: Record<string, unknown>, store: Record<string, unknown> = {}) {
-  return inTab([
-    { id: 's1', type: 'rule-device-store', store: '', ...store },
+  return flowAround(
     {
       id: 'oa',
       type: 'rule-originator-attributes',
-      deviceStore: 's1',
       clientAttributeNames: [],
       sharedAttributeNames: [],
       serverAttributeNames: [],
       latestTsKeyNames: [],
       fetchTo: 'metadata',
       ...oa,
-      wires: [['ok'], ['fail']],
     },
-    { id: 'ok', type: 'helper' },
-    { id: 'fail', type: 'helper' },
-    { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper' },
-  ]);
+    { deviceStore: store },
+  );
 }
 
-function store(): DeviceStore {
-  return (helper.getNode('s1') as unknown as { deviceStore: DeviceStore }).deviceStore;
-}
+const store = () => deviceStoreOf();
 
 /** A device with one attribute in each scope and two telemetry keys. */
 async function seedThermostat() {
@@ -213,16 +213,7 @@ describe('originator attributes node', () => {
     it(`fails with "originator missing" when the originator is ${label}`, async () => {
       await helper.load(nodes, flow({ clientAttributeNames: ['deviceName'] }));
       await seedThermostat();
-      const m = input();
-      if (originator === undefined) delete m.originator;
-      else (m as Record<string, unknown>).originator = originator;
-      const caught = nextMessage('caught');
-      const { port, msg } = await sendAndWait('oa', m, ['ok', 'fail']);
-      assert.equal(port, 'fail');
-      assert.match(String(msg.error?.message), /^originator missing/);
-      assert.equal(msg.error?.code, 'originator-missing');
-      await caught;
-      assert.ok(errorCalls('oa').some((e) => /originator missing/.test(e)));
+      await assertOriginatorMissing('oa', input(), originator);
     });
   }
 
@@ -298,7 +289,7 @@ describe('originator attributes node', () => {
         { id: 's2', type: 'rule-device-store', store: '' },
       ]);
       await helper._context.load();
-      const def = (helper.getNode('s2') as unknown as { deviceStore: DeviceStore }).deviceStore;
+      const def = deviceStoreOf('s2');
       await def.saveAttributes('Thermostat-A', 'client', { deviceName: 'in-default-store' }, 1);
       let r = await sendAndWait('oa', input(), ['ok', 'fail']);
       assert.equal(r.port, 'fail', 'the attribute lives in the default store, not in "other"');

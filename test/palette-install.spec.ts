@@ -12,15 +12,13 @@
  * prepack build); run alone, this spec packs the already built tree itself.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { helper, nodeRedDir } from './support';
+import { helper } from './support';
+import { freePort, NodeRedProcess, nodeRedDir, pkg, root, writeSettings } from './toolkit';
 
-const root = path.resolve(__dirname, '../..');
-const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const moduleName: string = pkg.name;
 const nodeSets: Record<string, string> = pkg['node-red'].nodes;
 const nodeRedVersion: string = JSON.parse(fs.readFileSync(path.join(nodeRedDir(), 'package.json'), 'utf8')).version;
@@ -66,82 +64,10 @@ function packed(tmp: string): Packed {
   return parsePackJson(out, tmp);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** One Node-RED process; `kill()` is safe to call at any time and ends it by PID. */
-class NodeRed {
-  child?: ChildProcess;
-  output = '';
-  constructor(
-    readonly userDir: string,
-    readonly port: number,
-  ) {}
-
-  async start(): Promise<void> {
-    this.output = '';
-    const child = spawn(
-      process.execPath,
-      [path.join(nodeRedDir(), 'red.js'), '--userDir', this.userDir, '--port', String(this.port)],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    this.child = child;
-    child.stdout?.on('data', (d) => {
-      this.output += d;
-    });
-    child.stderr?.on('data', (d) => {
-      this.output += d;
-    });
-    // Node-RED starts the flows first and listens afterwards: "Server now running" is the line that says the
-    // port is open (a request right after "Started flows" was refused once in a clean-clone run).
-    await this.waitFor(/Server now running at/, 60000);
-  }
-
-  async waitFor(re: RegExp, ms: number, from = 0): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!re.test(this.output.slice(from))) {
-      if (this.child?.exitCode !== null) throw new Error(`Node-RED exited:\n${this.output}`);
-      if (Date.now() > deadline) throw new Error(`no ${re} within ${ms} ms:\n${this.output}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-
-  stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => this.kill(), 10000);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      child.kill('SIGINT');
-    });
-  }
-
-  kill(): void {
-    const pid = this.child?.pid;
-    if (pid && this.child?.exitCode === null && this.child.signalCode === null) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-  }
-
+/** The Node-RED process of this leg, with the admin API calls the checks below make. */
+class NodeRed extends NodeRedProcess {
   async get(p: string, accept = 'application/json'): Promise<Response> {
-    return fetch(`http://127.0.0.1:${this.port}${p}`, { headers: { accept } });
+    return fetch(this.url(p), { headers: { accept } });
   }
 
   async json<T = unknown>(p: string): Promise<T> {
@@ -170,10 +96,8 @@ describe(`palette install of the packed tarball on Node-RED ${nodeRedVersion}, N
   let pack: Packed;
   let red: NodeRed;
   let installed = false;
-  const killOnExit = () => red?.kill();
 
   before(async () => {
-    process.on('exit', killOnExit);
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-engine-palette-'));
     pack = packed(tmp);
     userDir = path.join(tmp, 'user');
@@ -183,27 +107,15 @@ describe(`palette install of the packed tarball on Node-RED ${nodeRedVersion}, N
       path.join(userDir, 'package.json'),
       JSON.stringify({ name: 'node-red-project', description: 'A Node-RED Project', version: '0.0.1', private: true }),
     );
-    fs.writeFileSync(
-      path.join(userDir, 'settings.js'),
-      `module.exports = {
-  uiHost: '127.0.0.1',
-  flowFile: 'flows.json',
-  credentialSecret: false,
-  telemetry: { enabled: false },
-  logging: { console: { level: 'info' } },
-};
-`,
-    );
-    red = new NodeRed(userDir, await freePort());
+    writeSettings(userDir);
+    red = new NodeRed(userDir, await freePort(), { nodeRed: nodeRedDir() });
     await red.start();
   });
 
   after(async () => {
     try {
-      await red?.stop();
+      await red?.stop('SIGINT');
     } finally {
-      red?.kill();
-      process.removeListener('exit', killOnExit);
       if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     }
   });
@@ -256,7 +168,7 @@ describe(`palette install of the packed tarball on Node-RED ${nodeRedVersion}, N
   it('installs through the palette upload without errors', async () => {
     const form = new FormData();
     form.append('tarball', new Blob([fs.readFileSync(pack.tarball)]), path.basename(pack.tarball));
-    const res = await fetch(`http://127.0.0.1:${red.port}/nodes`, { method: 'POST', body: form });
+    const res = await fetch(red.url('/nodes'), { method: 'POST', body: form });
     const text = await res.text();
     assert.equal(res.status, 200, `install failed (${res.status}): ${text}\n${red.output}`);
     const info = JSON.parse(text) as { name: string; version: string; nodes: NodeSetInfo[] };
@@ -321,13 +233,8 @@ describe(`palette install of the packed tarball on Node-RED ${nodeRedVersion}, N
       ...types.map((type) => ({ id: `pi-${type}`, type, z: 'pi-tab', name: '', wires: [] })),
     ];
     const from = red.output.length;
-    const res = await fetch(`http://127.0.0.1:${red.port}/flows`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'node-red-deployment-type': 'full' },
-      body: JSON.stringify(flow),
-    });
-    assert.ok(res.status === 200 || res.status === 204, `deploy: ${res.status} ${await res.text()}`);
-    await red.waitFor(/Started flows|Waiting for missing types/, 20000, from);
+    await red.deploy(flow);
+    await red.waitForLog(/Started flows|Waiting for missing types/, 20000, from);
     const log = red.output.slice(from);
     assert.doesNotMatch(log, /Waiting for missing types|Missing node types/, log);
     const crash = new RegExp(`\\[error\\] \\[(${types.join('|')}):[^\\]]*\\] (TypeError|ReferenceError|RangeError)`);
@@ -412,7 +319,7 @@ describe(`palette install of the packed tarball on Node-RED ${nodeRedVersion}, N
 
   it('loads the package again after a restart, with the deployed flow running', async () => {
     requireInstalled();
-    await red.stop();
+    await red.stop('SIGINT');
     await red.start();
     assert.doesNotMatch(red.output, /Waiting for missing types|Missing node types/, red.output);
     await checkNodeSets();

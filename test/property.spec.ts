@@ -5,7 +5,7 @@
  * Inputs come from a seeded generator, so a failure can be replayed (the seed is in the test name).
  */
 import assert from 'node:assert/strict';
-import { helper, inTab, onMessage } from './support';
+import { helper, inTab, onMessage, uplinkFlow, waitFor } from './support';
 import { tbUplinkDecoder } from './tb-fixtures';
 
 const SEED = 20261125;
@@ -141,8 +141,8 @@ describe(`property: ${COUNT} random and hostile inputs (seed ${SEED})`, function
         // Let the runtime deliver in batches so the test measures outcomes, not an ever-growing queue.
         if (i % 200 === 199) await new Promise((r) => setImmediate(r));
       }
-      const deadline = Date.now() + 120_000;
-      while (seen.size < COUNT && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      // On a timeout the assertions below say what is missing.
+      await waitFor(() => seen.size >= COUNT, 120_000, `${COUNT} outcomes`).catch(() => {});
     } finally {
       process.removeListener('uncaughtException', onUncaught);
       for (const stop of stops) stop();
@@ -159,28 +159,7 @@ describe(`property: ${COUNT} random and hostile inputs (seed ${SEED})`, function
   }
 
   it('uplink converter (the tutorial decoder): exactly one outcome per input, no crash, no hang', async () => {
-    await helper.load(
-      nodes,
-      inTab([
-        { id: 'store', type: 'rule-device-store' },
-        {
-          id: 'integ',
-          type: 'rule-integration',
-          name: 'fuzz',
-          decoder,
-          encoder: 'return {contentType: "TEXT", data: "", metadata: {topic: "x"}};',
-          metadata: [],
-          deviceStore: 'store',
-          allowCreateDevices: true,
-          topicPattern: '${topic}',
-          maxPayloadBytes: 65536,
-          timeout: 200,
-        },
-        { id: 'up', type: 'rule-integration-uplink', integration: 'integ', wires: [['ok'], ['fail']] },
-        { id: 'ok', type: 'helper' },
-        { id: 'fail', type: 'helper' },
-      ]),
-    );
+    await helper.load(nodes, uplinkFlow('fuzz', decoder, 200));
     const next = generator(SEED);
     const seen = await drive(
       'up',

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { checkParsed, cloneMessage, jsonDeeperThan, MAX_DEPTH, MessageError } from '../nodes/lib/message';
 import { MAX_INPUT_DEPTH } from '../nodes/lib/script-runtime';
-import { type AnyMsg, collect, delay, helper, inTab, nextMessage } from './support';
+import { type AnyMsg, collect, delay, deviceStoreOf, helper, inTab, nextMessage, waitFor } from './support';
 
 const scriptNode = require('../nodes/script/script');
 const deviceStoreNode = require('../nodes/device-store/device-store');
@@ -96,8 +96,11 @@ describe('__proto__ keys and one depth limit', () => {
         f = m;
       });
       send();
-      const until = Date.now() + 10_000;
-      while (!f && (o1.msgs.length === 0 || o2.msgs.length === 0) && Date.now() < until) await delay(20);
+      // On a timeout the caller's assertions say what is missing.
+      await waitFor(() => f !== undefined || (o1.msgs.length > 0 && o2.msgs.length > 0), 10_000, 'an outcome').catch(
+        () => {},
+      );
+      // A quiet stretch in which a Failure after the Success messages would arrive.
       await Promise.race([failed, delay(200)]).catch(() => {});
       o1.stop();
       o2.stop();
@@ -176,9 +179,7 @@ describe('__proto__ keys and one depth limit', () => {
             { id: 'fail', type: 'helper' },
           ]),
         );
-        const store = (
-          helper.getNode('store1') as unknown as { deviceStore: import('../nodes/lib/device-store').DeviceStore }
-        ).deviceStore;
+        const store = deviceStoreOf('store1');
         await store.ensureDevice('Evil', 'default');
         await store.saveAttributes(
           'Evil',

@@ -1,15 +1,16 @@
 import assert from 'node:assert/strict';
-import type { DeviceStore } from '../nodes/lib/device-store';
 import {
   type AnyMsg,
+  assertOriginatorMissing,
   collect,
-  delay,
-  errorCalls,
+  deviceStoreOf,
+  flowAround,
   helper,
   inTab,
   nextMessage,
   sendAndWait,
   statusCalls,
+  waitFor,
 } from './support';
 
 const deviceStoreNode = require('../nodes/device-store/device-store');
@@ -18,19 +19,10 @@ const originatorAttributesNode = require('../nodes/originator-attributes/origina
 const nodes = [deviceStoreNode, saveAttributesNode, originatorAttributesNode];
 
 function flow(sa: Record<string, unknown> = {}) {
-  return inTab([
-    { id: 's1', type: 'rule-device-store', store: '' },
-    { id: 'sa', type: 'rule-save-attributes', deviceStore: 's1', ...sa, wires: [['ok'], ['fail']] },
-    { id: 'ok', type: 'helper' },
-    { id: 'fail', type: 'helper' },
-    { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper' },
-  ]);
+  return flowAround({ id: 'sa', type: 'rule-save-attributes', ...sa }, { deviceStore: {} });
 }
 
-function store(): DeviceStore {
-  return (helper.getNode('s1') as unknown as { deviceStore: DeviceStore }).deviceStore;
-}
+const store = () => deviceStoreOf();
 
 const input = (extra: Partial<AnyMsg> = {}): AnyMsg => ({
   payload: { deviceName: 'Thermostat-A', firmware: { v: 2 } },
@@ -132,7 +124,8 @@ describe('save attributes node', () => {
     const first = await store().getDevice('Thermostat-A');
     assert.equal(first?.type, 'thermostat');
     assert.ok(first && first.createdTime >= before && first.createdTime <= Date.now());
-    await delay(5);
+    // A second creation would now show in createdTime.
+    await waitFor(() => Date.now() > first.createdTime, 1000, 'the clock to move on');
     const { port } = await sendAndWait(
       'sa',
       input({ metadata: { deviceType: 'other-type' }, payload: { firmware: '2.0' } }),
@@ -154,7 +147,7 @@ describe('save attributes node', () => {
     const ok = collect('ok');
     helper.getNode('sa').receive(input({ originator: 'Burst', payload: { a: 1 } }));
     helper.getNode('sa').receive(input({ originator: 'Burst', payload: { b: 2 }, metadata: { deviceType: 'x' } }));
-    for (let i = 0; i < 100 && ok.msgs.length < 2; i++) await delay(10);
+    await waitFor(() => ok.msgs.length >= 2, 1000, 'both messages on Success');
     ok.stop();
     assert.equal(ok.msgs.length, 2);
     assert.equal((await store().getDevice('Burst'))?.type, 'thermostat', 'the first message decides the type');
@@ -230,16 +223,7 @@ describe('save attributes node', () => {
   ] as const) {
     it(`fails with "originator missing" when the originator is ${label}`, async () => {
       await helper.load(nodes, flow());
-      const m = input();
-      if (originator === undefined) delete m.originator;
-      else (m as Record<string, unknown>).originator = originator;
-      const caught = nextMessage('caught');
-      const { port, msg } = await sendAndWait('sa', m, ['ok', 'fail']);
-      assert.equal(port, 'fail');
-      assert.match(String(msg.error?.message), /^originator missing/);
-      assert.equal(msg.error?.code, 'originator-missing');
-      await caught;
-      assert.ok(errorCalls('sa').some((e) => /originator missing/.test(e)));
+      await assertOriginatorMissing('sa', input(), originator);
     });
   }
 

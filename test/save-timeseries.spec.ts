@@ -1,25 +1,27 @@
 import assert from 'node:assert/strict';
-import type { DeviceStore, TelemetryEntry } from '../nodes/lib/device-store';
-import { type AnyMsg, delay, errorCalls, helper, inTab, nextMessage, sendAndWait, statusCalls } from './support';
+import type { TelemetryEntry } from '../nodes/lib/device-store';
+import {
+  type AnyMsg,
+  assertOriginatorMissing,
+  deviceStoreOf,
+  errorCalls,
+  flowAround,
+  helper,
+  nextMessage,
+  outcomeOf,
+  statusCalls,
+  waitFor,
+} from './support';
 
 const deviceStoreNode = require('../nodes/device-store/device-store');
 const saveTimeseriesNode = require('../nodes/save-timeseries/save-timeseries');
 const nodes = [deviceStoreNode, saveTimeseriesNode];
 
 function flow(st: Record<string, unknown> = {}) {
-  return inTab([
-    { id: 's1', type: 'rule-device-store', store: '' },
-    { id: 'st', type: 'rule-save-timeseries', deviceStore: 's1', ...st, wires: [['ok'], ['fail']] },
-    { id: 'ok', type: 'helper' },
-    { id: 'fail', type: 'helper' },
-    { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper' },
-  ]);
+  return flowAround({ id: 'st', type: 'rule-save-timeseries', ...st }, { deviceStore: {} });
 }
 
-function store(): DeviceStore {
-  return (helper.getNode('s1') as unknown as { deviceStore: DeviceStore }).deviceStore;
-}
+const store = () => deviceStoreOf();
 
 const input = (extra: Partial<AnyMsg> = {}): AnyMsg => ({
   payload: { temperature: 25.3 },
@@ -34,7 +36,7 @@ async function latest(...ks: string[]): Promise<Record<string, TelemetryEntry>> 
 }
 
 async function save(m: AnyMsg): Promise<{ port: string; msg: AnyMsg }> {
-  return sendAndWait('st', m, ['ok', 'fail']);
+  return outcomeOf('st', m);
 }
 
 describe('save time series node', () => {
@@ -157,7 +159,8 @@ describe('save time series node', () => {
     await save(input());
     const first = await store().getDevice('Thermostat-A');
     assert.equal(first?.type, 'thermostat');
-    await delay(5);
+    // A second creation would now show in createdTime.
+    await waitFor(() => Date.now() > (first?.createdTime ?? 0), 1000, 'the clock to move on');
     const { port } = await save(input({ metadata: { deviceType: 'changed' }, payload: { humidity: 1 } }));
     assert.equal(port, 'ok');
     assert.deepEqual(await store().getDevice('Thermostat-A'), first, 'same type and createdTime');
@@ -200,14 +203,7 @@ describe('save time series node', () => {
   ] as const) {
     it(`fails with "originator missing" when the originator is ${label}`, async () => {
       await helper.load(nodes, flow());
-      const m = input();
-      if (originator === undefined) delete m.originator;
-      else (m as Record<string, unknown>).originator = originator;
-      const caught = nextMessage('caught');
-      const { port, msg } = await save(m);
-      assert.equal(port, 'fail');
-      assert.match(String(msg.error?.message), /^originator missing/);
-      await caught;
+      await assertOriginatorMissing('st', input(), originator);
     });
   }
 

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { scriptHost } from '../nodes/lib/script-thread';
-import { type AnyMsg, helper, inTab, sendAndWait, statusCalls } from './support';
+import { type AnyMsg, helper, inTab, sendAndWait, statusCalls, uplinkFlow } from './support';
 
 const nodes = [
   require('../nodes/device-store/device-store'),
@@ -145,27 +145,12 @@ describe('script limits on Node-RED', function () {
   it('a device payload that makes the decoder run a slow built-in: Failure, the event loop held at most the limit plus 50 ms', async () => {
     await helper.load(
       nodes,
-      inTab([
-        { id: 'store', type: 'rule-device-store' },
-        {
-          id: 'integ',
-          type: 'rule-integration',
-          name: 'slow',
-          // The decoder searches the payload for itself doubled: a device chooses how long that takes.
-          decoder:
-            'var s = decodeToString(payload); var i = (s + s).indexOf(s + "!"); return {deviceName: "d" + i, telemetry: {i: i}};',
-          encoder: 'return {contentType: "TEXT", data: "", metadata: {topic: "x"}};',
-          metadata: [],
-          deviceStore: 'store',
-          allowCreateDevices: true,
-          topicPattern: '${topic}',
-          maxPayloadBytes: 65536,
-          timeout: LIMIT_MS,
-        },
-        { id: 'up', type: 'rule-integration-uplink', integration: 'integ', wires: [['ok'], ['fail']] },
-        { id: 'ok', type: 'helper' },
-        { id: 'fail', type: 'helper' },
-      ]),
+      uplinkFlow(
+        'slow',
+        // The decoder searches the payload for itself doubled: a device chooses how long that takes.
+        'var s = decodeToString(payload); var i = (s + s).indexOf(s + "!"); return {deviceName: "d" + i, telemetry: {i: i}};',
+        LIMIT_MS,
+      ),
     );
     const small = await sendAndWait('up', { topic: 't', payload: Buffer.from('ab') }, ['ok', 'fail']);
     assert.equal(small.port, 'ok', String(small.msg.error?.message));

@@ -9,25 +9,22 @@ import {
   collect,
   delay,
   errorCalls,
+  flowAround,
   helper,
-  inTab,
   nextMessage,
   sendAndWait,
   statusCalls,
+  waitFor,
 } from './support';
 import { tbTutorialScript } from './tb-fixtures';
 
 const scriptNode = require('../nodes/script/script');
 
 function flow(script: string, extra: Record<string, unknown> = {}) {
-  return inTab([
+  return flowAround(
     { id: 'sn', type: 'rule-script', script, timeout: 200, ...extra, wires: [['ok', 'ok2'], ['fail']] },
-    { id: 'ok', type: 'helper' },
-    { id: 'ok2', type: 'helper' },
-    { id: 'fail', type: 'helper' },
-    { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
-    { id: 'caught', type: 'helper' },
-  ]);
+    { extra: [{ id: 'ok2', type: 'helper' }] },
+  );
 }
 
 const input = (extra: Partial<AnyMsg> = {}): AnyMsg => ({
@@ -69,7 +66,8 @@ describe('script node', () => {
     await helper.load(scriptNode, flow('return [{msg: 1}, {msg: 2}, {msg: 3, msgType: "X"}];'));
     const c = collect('ok');
     helper.getNode('sn').receive(input());
-    await delay(300);
+    await waitFor(() => c.msgs.length >= 3, 3000, 'three messages');
+    await delay(100); // a quiet stretch: a fourth message would arrive in it
     c.stop();
     assert.deepEqual(
       c.msgs.map((m) => [m.payload, m.msgType]),
@@ -217,14 +215,11 @@ describe('script node', () => {
         await helper.load(scriptNode, flow(`if (msg.loop) { ${script} } return {msg: {fine: true}};`));
         let ticks = 0;
         const timer = setInterval(() => ticks++, 20);
-        const t0 = Date.now();
         const r = await sendAndWait('sn', input({ payload: { loop: true } }), ['ok', 'fail'], 5000);
-        const took = Date.now() - t0;
-        await delay(100);
+        await waitFor(() => ticks >= 3, 1000, 'the host timer to fire three times').catch(() => {});
         clearInterval(timer);
         assert.equal(r.port, 'fail');
         assert.equal(r.msg.error?.kind, 'timeout', String(r.msg.error?.message));
-        assert.ok(took < 2000, `stopped after ${took} ms`);
         assert.ok(ticks >= 3, `the host timer fired ${ticks} times`);
         const next = await sendAndWait('sn', input({ payload: { loop: false } }), ['ok', 'fail']);
         assert.equal(next.port, 'ok');
@@ -333,7 +328,7 @@ describe('script node', () => {
 
     it('shows a syntax error on the status at deploy and sends messages to Failure', async () => {
       await helper.load(scriptNode, flow('return {msg: msg;'));
-      await delay(200);
+      await waitFor(() => statusCalls('sn').at(-1)?.fill === 'red', 5000, 'a red status');
       const st = statusCalls('sn').at(-1);
       assert.equal(st?.fill, 'red');
       assert.match(String(st?.text), /compile error/);
@@ -344,8 +339,7 @@ describe('script node', () => {
 
     it('refuses a script body over 50,000 characters at deploy', async () => {
       await helper.load(scriptNode, flow(`// ${'x'.repeat(50_001)}\nreturn {msg: msg};`));
-      await delay(200);
-      assert.equal(statusCalls('sn').at(-1)?.fill, 'red');
+      await waitFor(() => statusCalls('sn').at(-1)?.fill === 'red', 5000, 'a red status');
       const r = await sendAndWait('sn', input(), ['ok', 'fail']);
       assert.equal(r.port, 'fail');
       assert.match(String(r.msg.error?.message), /50,?000/);
@@ -435,6 +429,8 @@ describe('script node', () => {
         await helper.load(scriptNode, flow('return {msg: msg};'));
         const slow = 'var t = Date.now(); while (Date.now() - t < 1500) {} return {msg: {slow: true}};';
         const first = Promise.resolve(test({ id: 'sn', script: slow, msg: {}, timeout: 5000 }));
+        // Nothing outside shows that the first Test has started, and a probe of this node could take the
+        // Test slot before it: the second comes 400 ms into the first one's 1.5 s.
         await delay(400);
         const second = await test({ id: 'sn', script: 'return {msg: msg};', msg: {} });
         assert.equal(second.status, 409);
@@ -456,7 +452,7 @@ describe('script node', () => {
 
     it('refuses a deployed time limit over 10 s: red status, node.error, every message to Failure, never blocked', async () => {
       await helper.load(scriptNode, flow('return {msg: msg};', { timeout: 20_000 }));
-      await delay(100);
+      await waitFor(() => statusCalls('sn').at(-1)?.fill === 'red', 5000, 'a red status');
       const st = statusCalls('sn').at(-1);
       assert.equal(st?.fill, 'red');
       assert.match(String(st?.text), /time limit of 20000 ms is over the maximum/);

@@ -10,12 +10,11 @@
  * Node-RED saved the value to disk on the way out.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, root, waitFor } from './e2e-support';
+import { freePort, portFree, root, spawnCollecting, waitFor, writeSettings } from './toolkit';
 
 /** What /proc/<pid>/stat says of a process; starttime tells a reused pid from the one recorded. */
 interface Proc {
@@ -80,14 +79,6 @@ function tree(top: number): Proc[] {
   return [...found.values()];
 }
 
-function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
 const describeLinux = process.platform === 'linux' ? describe : describe.skip;
 
 describeLinux('npm start: every way of stopping it stops everything', function () {
@@ -121,23 +112,6 @@ describeLinux('npm start: every way of stopping it stops everything', function (
     const port = await freePort();
     const mqttPort = await freePort();
     userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-engine-signals-'));
-    // The demo's settings with one change: the file store flushes only when Node-RED stops (not every 30 s),
-    // so a value found on disk afterwards was saved by the stop.
-    fs.writeFileSync(
-      path.join(userDir, 'settings.js'),
-      `module.exports = {
-  flowFile: 'flows.json',
-  uiHost: '127.0.0.1',
-  credentialSecret: false,
-  telemetry: { enabled: false },
-  contextStorage: {
-    default: { module: 'memory' },
-    file: { module: 'localfilesystem', config: { flushInterval: 3600 } },
-  },
-  logging: { console: { level: 'info' } },
-};
-`,
-    );
     // A flow of its own beside the examples that npm start adds: once deployed, it writes the token.
     const z = 'signals-tab';
     const probe = [
@@ -170,32 +144,27 @@ describeLinux('npm start: every way of stopping it stops everything', function (
         wires: [[]],
       },
     ];
-    fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(probe));
+    // The demo's settings with one change: the file store flushes only when Node-RED stops (not every 30 s),
+    // so a value found on disk afterwards was saved by the stop.
+    writeSettings(userDir, probe, {
+      contextStorage: {
+        default: { module: 'memory' },
+        file: { module: 'localfilesystem', config: { flushInterval: 3600 } },
+      },
+    });
 
-    let output = '';
     // Its own process group, as a shell gives a job: the "terminal closing" case signals the whole group.
-    const child = spawn(
+    const { child, output } = spawnCollecting(
       'npm',
       ['start', '--', '--port', String(port), '--mqtt-port', String(mqttPort), '--user-dir', userDir],
-      {
-        cwd: root,
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, npm_config_update_notifier: 'false' },
-      },
+      { cwd: root, detached: true, env: { ...process.env, npm_config_update_notifier: 'false' } },
     );
     npm = child;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.stdout?.on('data', (d) => {
-      output += d;
-    });
-    child.stderr?.on('data', (d) => {
-      output += d;
-    });
     await waitFor(
       () => {
-        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`npm start exited:\n${output}`);
-        return /Node-RED editor: +http/.test(output);
+        if (child.exitCode !== null || child.signalCode !== null) throw new Error(`npm start exited:\n${output()}`);
+        return /Node-RED editor: +http/.test(output());
       },
       60000,
       'npm start to print the editor address',
@@ -214,7 +183,7 @@ describeLinux('npm start: every way of stopping it stops everything', function (
     assert.ok(startScript, `the start script among ${recorded.map((p) => argv(p.pid).join(' ')).join(' | ')}`);
     const nodeRed = recorded.find((p) => p.ppid === startScript.pid);
     assert.ok(nodeRed, 'Node-RED, a child of the start script');
-    return { pid, port, mqttPort, startPid: startScript.pid, exited, output: () => output };
+    return { pid, port, mqttPort, startPid: startScript.pid, exited, output };
   }
 
   type Started = Awaited<ReturnType<typeof start>>;

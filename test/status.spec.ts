@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import type { Node, NodeStatus } from 'node-red';
 import { STATUS_INTERVAL_MS, StatusTracker } from '../nodes/lib/node-red';
+import { delay, waitFor } from './toolkit';
 
 /** A node that records what it was asked to show: StatusTracker's only contact with Node-RED is node.status. */
 function recorder(): { node: Node; shown: NodeStatus[] } {
   const shown: NodeStatus[] = [];
   return { node: { status: (s: NodeStatus) => shown.push(s) } as unknown as Node, shown };
 }
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('StatusTracker', () => {
   it('shows a status once, not again while it stays the same', () => {
@@ -37,7 +37,8 @@ describe('StatusTracker', () => {
       shown.map((x) => x.text),
       ['sent 1'],
     );
-    await sleep(STATUS_INTERVAL_MS + 100);
+    await waitFor(() => shown.length >= 2, STATUS_INTERVAL_MS + 1000, 'the update after the burst');
+    await delay(100); // a quiet stretch: no third update may follow
     assert.deepEqual(
       shown.map((x) => x.text),
       ['sent 1', 'sent 100'],
@@ -51,7 +52,7 @@ describe('StatusTracker', () => {
     s.soon(() => ({ fill: 'green', shape: 'dot', text: 'sent 1' }));
     s.soon(() => ({ fill: 'green', shape: 'dot', text: 'sent 2' }));
     s.error('broker down');
-    await sleep(STATUS_INTERVAL_MS + 100);
+    await delay(STATUS_INTERVAL_MS + 100); // a quiet stretch past the interval: the dropped status must not show
     assert.deepEqual(
       shown.map((x) => x.text),
       ['sent 1', 'broker down'],
@@ -64,7 +65,7 @@ describe('StatusTracker', () => {
     s.soon(() => ({ text: 'a' }));
     s.soon(() => ({ text: 'b' }));
     s.cancel();
-    await sleep(STATUS_INTERVAL_MS + 100);
+    await delay(STATUS_INTERVAL_MS + 100); // a quiet stretch past the interval: nothing may show
     assert.deepEqual(
       shown.map((x) => x.text),
       ['a'],

@@ -2,19 +2,14 @@
  * Shared test set-up: the real Node-RED runtime through node-red-node-test-helper, and small helpers to wait
  * for messages on helper nodes.
  */
-import path from 'node:path';
+import assert from 'node:assert/strict';
 import helper from 'node-red-node-test-helper';
-
-/**
- * The Node-RED package directory the tests run against: the devDependency, or another copy named by
- * NODE_RED_PATH (scripts/test-matrix.js points it at Node-RED 5 for the second leg).
- */
-export function nodeRedDir(): string {
-  return process.env.NODE_RED_PATH ?? path.dirname(require.resolve('node-red/package.json'));
-}
+import type { DeviceStore } from '../nodes/lib/device-store';
+import { nodeRedDir } from './toolkit';
 
 helper.init(require.resolve(nodeRedDir()));
 
+export { delay, nodeRedDir, waitFor } from './toolkit';
 export { helper };
 
 export type AnyMsg = Record<string, unknown> & {
@@ -28,6 +23,74 @@ export type AnyMsg = Record<string, unknown> & {
 /** Puts every node of a test flow on one tab, as the editor would (Catch and Status nodes need a tab). */
 export function inTab(nodes: Array<Record<string, unknown>>, tabId = 'tab1'): Array<Record<string, unknown>> {
   return [{ id: tabId, type: 'tab', label: 'test' }, ...nodes.map((n) => ({ z: tabId, ...n }))];
+}
+
+/**
+ * A test flow around one node (`node` holds its id, type and settings): its first output wired to the helper
+ * node `ok`, its second to `fail`, and a Catch node that hands what it catches to `caught`. With `deviceStore`
+ * (that config node's settings) a device store `s1` comes first and the node uses it.
+ */
+export function flowAround(
+  node: Record<string, unknown>,
+  opts: { deviceStore?: Record<string, unknown>; extra?: Array<Record<string, unknown>> } = {},
+): Array<Record<string, unknown>> {
+  const store = opts.deviceStore ? [{ id: 's1', type: 'rule-device-store', store: '', ...opts.deviceStore }] : [];
+  return inTab([
+    ...store,
+    { ...(opts.deviceStore ? { deviceStore: 's1' } : {}), wires: [['ok'], ['fail']], ...node },
+    { id: 'ok', type: 'helper' },
+    { id: 'fail', type: 'helper' },
+    { id: 'catcher', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+    { id: 'caught', type: 'helper' },
+    ...(opts.extra ?? []),
+  ]);
+}
+
+/**
+ * An uplink node `up` whose integration `integ` runs `decoder` with time limit `timeout` (ms), Success to helper
+ * `ok`, Failure to `fail`: for handing it payloads directly, without a broker.
+ */
+export function uplinkFlow(name: string, decoder: string, timeout: number): Array<Record<string, unknown>> {
+  return inTab([
+    { id: 'store', type: 'rule-device-store' },
+    {
+      id: 'integ',
+      type: 'rule-integration',
+      name,
+      decoder,
+      encoder: 'return {contentType: "TEXT", data: "", metadata: {topic: "x"}};',
+      metadata: [],
+      deviceStore: 'store',
+      allowCreateDevices: true,
+      topicPattern: '${topic}',
+      maxPayloadBytes: 65536,
+      timeout,
+    },
+    { id: 'up', type: 'rule-integration-uplink', integration: 'integ', wires: [['ok'], ['fail']] },
+    { id: 'ok', type: 'helper' },
+    { id: 'fail', type: 'helper' },
+  ]);
+}
+
+/** The device store of the config node `id` in the loaded flow. */
+export function deviceStoreOf(id = 's1'): DeviceStore {
+  return (helper.getNode(id) as unknown as { deviceStore: DeviceStore }).deviceStore;
+}
+
+/**
+ * Sends `msg` into `nodeId` with `originator` as its originator (undefined: none), which names no device:
+ * Failure, Catch and node.error all say so.
+ */
+export async function assertOriginatorMissing(nodeId: string, input: AnyMsg, originator: unknown): Promise<void> {
+  const msg = { ...input, originator } as AnyMsg;
+  if (originator === undefined) delete msg.originator;
+  const caught = nextMessage('caught');
+  const { port, msg: out } = await outcomeOf(nodeId, msg);
+  assert.equal(port, 'fail');
+  assert.match(String(out.error?.message), /^originator missing/);
+  assert.equal(out.error?.code, 'originator-missing');
+  await caught;
+  assert.ok(errorCalls(nodeId).some((e) => /originator missing/.test(e)));
 }
 
 /**
@@ -98,6 +161,11 @@ export async function sendAndWait(
   return wait;
 }
 
+/** Sends `msg` into node `id` of a flowAround() flow and waits for it on `ok` or on `fail`. */
+export function outcomeOf(id: string, msg: AnyMsg, ms = 3000): Promise<{ port: string; msg: AnyMsg }> {
+  return sendAndWait(id, msg, ['ok', 'fail'], ms);
+}
+
 /** Collects every message reaching `id` until `stop()` is called. */
 export function collect(id: string): { msgs: AnyMsg[]; stop(): void } {
   const n = tap(id);
@@ -116,29 +184,28 @@ export function onMessage(id: string, fn: (m: AnyMsg) => void): () => void {
   return () => list.splice(list.indexOf(fn), 1);
 }
 
-export const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Status objects set on node `id` so far (node-red-node-test-helper records node.status calls). */
 export interface StatusCall {
   fill?: string;
   shape?: string;
   text?: string;
 }
-export function statusCalls(id: string): StatusCall[] {
+
+/** The first argument of each call node `id` made to its own `method` (the helper records them). */
+function firstArgs(id: string, method: 'status' | 'error'): unknown[] {
   const n = helper.getNode(id);
-  const spy = n.status as unknown as { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> };
+  const spy = n[method] as unknown as { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> };
   return spy
     .getCalls()
     .filter((c) => c.thisValue === n)
-    .map((c) => c.args[0] as StatusCall);
+    .map((c) => c.args[0]);
+}
+
+/** Status objects set on node `id` so far. */
+export function statusCalls(id: string): StatusCall[] {
+  return firstArgs(id, 'status') as StatusCall[];
 }
 
 /** The error messages node `id` reported through node.error / done(err). */
 export function errorCalls(id: string): string[] {
-  const n = helper.getNode(id);
-  const spy = n.error as unknown as { getCalls(): Array<{ thisValue: unknown; args: unknown[] }> };
-  return spy
-    .getCalls()
-    .filter((c) => c.thisValue === n)
-    .map((c) => String((c.args[0] as Error)?.message ?? c.args[0]));
+  return firstArgs(id, 'error').map((a) => String((a as Error)?.message ?? a));
 }

@@ -7,7 +7,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
 import { parseSetPoint, startThermostat, type Thermostat } from '../bin/thermostat';
-import { startBroker, type TestBroker, waitFor } from './e2e-support';
+import { startTestBroker, type TestMqttBroker } from './mqtt-broker';
+import { delay, waitFor } from './toolkit';
 
 async function client(url: string): Promise<MqttClient> {
   const c = connect(url, { reconnectPeriod: 0 });
@@ -37,13 +38,13 @@ function nextOn(c: MqttClient, topic: string, ms: number, accept: (p: Buffer) =>
 
 describe('virtual thermostat', function () {
   this.timeout(20000);
-  let broker: TestBroker;
+  let broker: TestMqttBroker;
   let observer: MqttClient;
   let device: Thermostat | undefined;
   const logs: string[] = [];
 
   before(async () => {
-    broker = await startBroker();
+    broker = await startTestBroker('aedes');
     observer = await client(broker.url);
     await observer.subscribeAsync('devices/#', { qos: 1 });
   });
@@ -54,7 +55,7 @@ describe('virtual thermostat', function () {
   });
   after(async () => {
     await observer?.endAsync();
-    await broker?.close();
+    await broker?.stop();
   });
 
   const start = (opts: Parameters<typeof startThermostat>[0] = {}) => {
@@ -137,7 +138,7 @@ describe('virtual thermostat', function () {
       if (t === 'devices/Thermostat-A/temperature/latest') seen++;
     };
     observer.on('message', on);
-    await new Promise((r) => setTimeout(r, 300));
+    await delay(300); // a quiet stretch: no reading may come (each interval is 50 ms)
     observer.off('message', on);
     assert.equal(seen, 0);
   });

@@ -3,24 +3,13 @@
  * Started by bench/lib/broker.ts with an IPC channel: listens on 127.0.0.1:<argv[2] or any free port> and sends
  * `{ type: 'listening', port }` to its parent; exits when the parent says `stop` or goes away.
  */
-import net from 'node:net';
-import { Aedes } from 'aedes';
+import { startTestBroker } from '../../test/mqtt-broker';
 
 async function main() {
-  const broker = await Aedes.createBroker();
-  const server = net.createServer((s) => {
-    s.on('error', () => {});
-    broker.handle(s);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(Number(process.argv[2] ?? 0), '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as net.AddressInfo;
-  process.send?.({ type: 'listening', port });
+  const broker = await startTestBroker('aedes', Number(process.argv[2] ?? 0));
+  process.send?.({ type: 'listening', port: broker.port });
   const stop = () => {
-    server.close();
-    broker.close(() => process.exit(0));
+    broker.stop().then(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();
   };
   process.on('message', (m: { type?: string }) => {

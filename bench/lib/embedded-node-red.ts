@@ -5,11 +5,8 @@
  */
 import fs from 'node:fs';
 import http from 'node:http';
-import os from 'node:os';
 import path from 'node:path';
-
-const root = path.resolve(__dirname, '../../..');
-const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+import { makeUserDir, waitFor } from '../../test/toolkit';
 
 export interface Counter {
   count: number;
@@ -42,10 +39,7 @@ interface RedModule {
 }
 
 export async function startNodeRed(flows: object[], settings: Record<string, unknown> = {}): Promise<EmbeddedNodeRed> {
-  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-engine-bench-'));
-  const modDir = path.join(userDir, 'node_modules', ...pkg.name.split('/'));
-  fs.mkdirSync(path.dirname(modDir), { recursive: true });
-  fs.symlinkSync(root, modDir, 'dir');
+  const userDir = makeUserDir('rule-engine-bench-', { dashboard: false });
   const counterDir = path.join(userDir, 'node_modules', 'bench-counter');
   fs.mkdirSync(counterDir, { recursive: true });
   fs.writeFileSync(
@@ -70,11 +64,7 @@ export async function startNodeRed(flows: object[], settings: Record<string, unk
   await RED.start();
   // Flows start asynchronously after start() resolves; wait until every node exists.
   const ids = flows.map((n) => (n as { id: string; type: string }).id);
-  const deadline = Date.now() + 20000;
-  while (ids.some((id) => !RED.nodes.getNode(id) && !isTab(flows, id))) {
-    if (Date.now() > deadline) throw new Error('flows did not start within 20 s');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(() => ids.every((id) => RED.nodes.getNode(id) || isTab(flows, id)), 20000, 'the flows to start');
   return {
     userDir,
     getNode: (id) => RED.nodes.getNode(id),

@@ -17,6 +17,7 @@
  * paths, the temperature for the uplink), so that deliveries are matched to their publish time.
  */
 import { tbDownlinkEncoder, tbTutorialScript, tbUplinkDecoder } from '../../test/tb-fixtures';
+import { mqttBrokerNode } from '../../test/toolkit';
 
 export const SETUPS = ['raw', 'passthrough', 'core_timed', 'core', 'ours', 'uplink'] as const;
 export type Setup = (typeof SETUPS)[number];
@@ -110,6 +111,12 @@ return msg;`;
 
 type N = Record<string, unknown>;
 
+/** A core function node on the bench tab running `func` (time limit `timeout` s, 0: none), sending to `to`. */
+function functionNode(id: string, name: string, func: string, timeout: number, at: N, to: string): N {
+  const code = { func, outputs: 1, timeout, noerr: 0, initialize: '', finalize: '', libs: [] };
+  return { id, type: 'function', z: 'tab', name, ...code, ...at, wires: [[to]] };
+}
+
 export interface FlowOptions {
   brokerPort: number;
   fixtures: Fixtures;
@@ -127,20 +134,7 @@ export function buildFlow(o: FlowOptions): N[] {
   const at = (x: number) => ({ x, y });
   const flow: N[] = [
     { id: 'tab', type: 'tab', label: 'bench' },
-    {
-      id: 'conn',
-      type: 'mqtt-broker',
-      name: 'bench broker',
-      broker: '127.0.0.1',
-      port: String(o.brokerPort),
-      clientid: '',
-      autoConnect: true,
-      usetls: false,
-      protocolVersion: 4,
-      keepalive: 60,
-      cleansession: true,
-      autoUnsubscribe: true,
-    },
+    { ...mqttBrokerNode('conn', o.brokerPort, 'bench broker'), autoUnsubscribe: true },
     { id: STORE_ID, type: 'rule-device-store', name: 'devices', store: '', timeout: 5000 },
   ];
   const mqttIn = (id: string, s: Setup, q: Qos, datatype: string, wires: string[]) => ({
@@ -245,36 +239,8 @@ export function buildFlow(o: FlowOptions): N[] {
               ...at(300),
               wires: [[`${p}script`]],
             },
-            {
-              id: `${p}script`,
-              type: 'function',
-              z: 'tab',
-              name: 'script',
-              func: CORE_SCRIPT,
-              outputs: 1,
-              timeout,
-              noerr: 0,
-              initialize: '',
-              finalize: '',
-              libs: [],
-              ...at(500),
-              wires: [[`${p}encoder`]],
-            },
-            {
-              id: `${p}encoder`,
-              type: 'function',
-              z: 'tab',
-              name: 'encoder',
-              func: CORE_ENCODER,
-              outputs: 1,
-              timeout,
-              noerr: 0,
-              initialize: '',
-              finalize: '',
-              libs: [],
-              ...at(700),
-              wires: [[`${p}out`]],
-            },
+            functionNode(`${p}script`, 'script', CORE_SCRIPT, timeout, at(500), `${p}encoder`),
+            functionNode(`${p}encoder`, 'encoder', CORE_ENCODER, timeout, at(700), `${p}out`),
             mqttOut(`${p}out`, '', String(q), 900),
           );
           break;

@@ -6,6 +6,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { endOnExit, stopChild } from '../../test/toolkit';
 
 export interface NodeRedProcess {
   pid: number;
@@ -23,10 +24,12 @@ export async function startNodeRedProcess(
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-engine-bench-flows-'));
   const flowsFile = path.join(dir, 'flows.json');
   fs.writeFileSync(flowsFile, JSON.stringify(flows));
-  const child: ChildProcess = fork(path.join(__dirname, 'node-red-child.js'), [flowsFile], {
-    execArgv: ['--expose-gc', ...(opts.execArgv ?? [])],
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
-  });
+  const child: ChildProcess = endOnExit(
+    fork(path.join(__dirname, 'node-red-child.js'), [flowsFile], {
+      execArgv: ['--expose-gc', ...(opts.execArgv ?? [])],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    }),
+  );
   const log: string[] = [];
   const collect = (d: Buffer) => {
     for (const line of d.toString().split('\n')) {
@@ -99,16 +102,10 @@ export async function startNodeRedProcess(
       }),
     stop: async () => {
       if (!exited) {
-        const gone = new Promise<void>((r) => child.once('exit', () => r()));
         try {
           child.send({ id: 0, cmd: 'stop' });
         } catch {}
-        await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
-        if (!exited && child.pid) {
-          try {
-            process.kill(child.pid, 'SIGKILL');
-          } catch {}
-        }
+        await stopChild(child, undefined, 5000);
       }
       fs.rmSync(dir, { recursive: true, force: true });
     },
