@@ -5,9 +5,10 @@
  * time, in order, no promise) and adds a bound that does not depend on QuickJS: QuickJS checks its time limit
  * between bytecodes, so one slow built-in call (a naive `indexOf` over long strings, a sort of long strings)
  * could run for minutes. When the answer is not there at the time limit plus GRACE_MS, the thread is ended
- * (V8 stops WebAssembly at its next loop iteration or call) and a spare thread, started and warmed up in
- * advance, takes over. Only one call is ever in a thread, so ending it fails no other script's call; the
- * scripts it held are compiled again in the new thread on their next call.
+ * (V8 stops WebAssembly at its next loop iteration or call) and a spare thread takes over at once: it was
+ * started in advance and holds a copy of every script, compiled while it waited. Only one call is ever in a
+ * thread, so ending it fails no other script's call; a script the spare lacks is compiled before its next call,
+ * without holding the event loop.
  *
  * While it waits, the event loop spins for a moment before it sleeps, and the thread spins for a moment after
  * each answer: a call then crosses in about a microsecond each way instead of the tens of microseconds that
