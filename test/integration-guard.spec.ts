@@ -159,7 +159,7 @@ describe('integration converters: limits on every path', () => {
         maxPayloadBytes: 1000,
       });
       assert.equal(big.body.ok, false);
-      assert.match(big.body.error.message, /payload of 2000 bytes is over the integration's limit of 1000 bytes/);
+      assert.match(big.body.error.message, /payload of 2,000 bytes is over the integration's limit of 1,000 bytes/);
       const deepText = `${'['.repeat(1001)}${']'.repeat(1001)}`;
       const deep = await decoderTest({ id: 'integ1', decoder: DECODER, payload: deepText });
       assert.equal(deep.body.ok, false);

@@ -103,33 +103,9 @@ export class Integration {
     );
   }
 
-  /** Checked before any script runs, so that a device cannot make the decoder parse megabytes. */
-  checkSize(bytes: Buffer): void {
-    if (bytes.length > this.settings.maxPayloadBytes) {
-      throw new MessageError(
-        `payload of ${bytes.length.toLocaleString('en-US')} bytes is over the integration's limit of ${this.settings.maxPayloadBytes.toLocaleString('en-US')} bytes`,
-        'payload-too-large',
-        { size: bytes.length, limit: this.settings.maxPayloadBytes },
-      );
-    }
-  }
-
-  /**
-   * A payload that is JSON text (starts with { or [) nested deeper than MAX_DEPTH is refused before the decoder
-   * runs: parsing it inside the sandbox would only end in a stack overflow.
-   */
-  checkDepth(bytes: Buffer): void {
-    if (looksLikeJson(bytes) && jsonDeeperThan(bytes, MAX_DEPTH)) {
-      throw new MessageError(`payload JSON is nested deeper than ${MAX_DEPTH} levels`, 'too-deep', {
-        limit: MAX_DEPTH,
-      });
-    }
-  }
-
   /** Decodes one uplink payload into rule-engine messages; bad items fail alone. Throws if the decoder fails. */
   async uplink(bytes: Buffer, topic: string | undefined, store: DeviceStore, now: number): Promise<UplinkOutcome> {
-    this.checkSize(bytes);
-    this.checkDepth(bytes);
+    checkUplinkPayload(bytes, this.settings.maxPayloadBytes);
     const md: Metadata = { ...this.settings.metadata, integrationName: this.settings.name };
     if (topic !== undefined) md.topic = topic;
     const result = await this.decoder.run([bytesArgument(bytes), md]);
@@ -198,6 +174,25 @@ export class Integration {
 }
 
 /** Whether bytes start (after white space) with { or [: only then are they scanned as JSON text. */
+/**
+ * Checked before the decoder runs (deployed or in the Test dialog), so that a device cannot make it parse
+ * megabytes, nor JSON nested so deeply that parsing it in the sandbox would only end in a stack overflow.
+ */
+export function checkUplinkPayload(bytes: Buffer, maxPayloadBytes: number): void {
+  if (bytes.length > maxPayloadBytes) {
+    throw new MessageError(
+      `payload of ${bytes.length.toLocaleString('en-US')} bytes is over the integration's limit of ${maxPayloadBytes.toLocaleString('en-US')} bytes`,
+      'payload-too-large',
+      { size: bytes.length, limit: maxPayloadBytes },
+    );
+  }
+  if (looksLikeJson(bytes) && jsonDeeperThan(bytes, MAX_DEPTH)) {
+    throw new MessageError(`payload JSON is nested deeper than ${MAX_DEPTH} levels`, 'too-deep', {
+      limit: MAX_DEPTH,
+    });
+  }
+}
+
 export function looksLikeJson(bytes: Buffer): boolean {
   let i = 0;
   while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
@@ -217,15 +212,7 @@ export async function testDecoder(b: Record<string, unknown>, maxTimeoutMs: numb
       throw new MessageError(`the payload cannot be read: ${(err as Error).message}`, 'bad-payload');
     }
     const maxPayloadBytes = numberSetting(b.maxPayloadBytes, DEFAULT_MAX_PAYLOAD, 1);
-    if (bytes.length > maxPayloadBytes) {
-      throw new MessageError(
-        `payload of ${bytes.length} bytes is over the integration's limit of ${maxPayloadBytes} bytes`,
-        'payload-too-large',
-      );
-    }
-    if (looksLikeJson(bytes) && jsonDeeperThan(bytes, MAX_DEPTH)) {
-      throw new MessageError(`payload JSON is nested deeper than ${MAX_DEPTH} levels`, 'too-deep');
-    }
+    checkUplinkPayload(bytes, maxPayloadBytes);
     script = await compileDecoder(String(b.decoder ?? ''), { timeoutMs }, maxPayloadBytes, testScriptHost());
     const md = {
       ...metadataFrom(b.integrationMetadata),

@@ -116,11 +116,6 @@ function truncate(s: string): string {
   return s.length > MAX_STATUS_TEXT ? `${s.slice(0, MAX_STATUS_TEXT - 1)}…` : s;
 }
 
-export function errorMessage(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
-}
-
 /** The configured device store, or an error saying what is wrong with the configuration. */
 export function resolveDeviceStore(RED: NodeAPI, id: string | undefined): DeviceStoreNode {
   if (!id) throw new MessageError('no device store configured', 'no-store');

@@ -5,13 +5,13 @@
  */
 
 /** Int32 slots of the control block. */
-export const REQUEST = 0; // sequence number of the last request (main thread writes, thread waits on it)
-export const REPLY = 1; // sequence number of the last answered request (thread writes, main thread waits on it)
-export const OP = 2;
-export const ID = 3;
-export const LENGTH = 4; // bytes of text in the data block, both ways
-export const STATUS = 5;
-export const STATE = 6; // see STATE_*
+const REQUEST = 0; // sequence number of the last request (main thread writes, thread waits on it)
+const REPLY = 1; // sequence number of the last answered request (thread writes, main thread waits on it)
+const OP = 2;
+const ID = 3;
+const LENGTH = 4; // bytes of text in the data block, both ways
+const STATUS = 5;
+const STATE = 6; // see STATE_*
 const CONTROL_SLOTS = 8;
 
 export const OP_CALL = 1;
@@ -45,9 +45,23 @@ export function newChannelBuffers(): ChannelBuffers {
   };
 }
 
+export interface Answer {
+  status: number;
+  text: string;
+}
+
+export interface Request {
+  op: number;
+  id: number;
+  text: string;
+}
+
+/** Both sides of the protocol; each thread makes its own Channel over the same buffers. */
 export class Channel {
-  readonly control: Int32Array;
+  private readonly control: Int32Array;
   private readonly data: Buffer;
+  /** The number of the last request posted (main thread side). */
+  private sequence = 0;
 
   constructor(buffers: ChannelBuffers) {
     this.control = new Int32Array(buffers.control);
@@ -55,13 +69,84 @@ export class Channel {
   }
 
   /** Writes text to the data block and returns its length in bytes, or -1 when it does not fit. */
-  write(text: string): number {
+  private write(text: string): number {
     // Three bytes per UTF-16 unit at most: only a long text needs measuring first.
     if (text.length * 3 > DATA_BYTES && Buffer.byteLength(text) > DATA_BYTES) return -1;
     return this.data.write(text, 0, 'utf8');
   }
 
-  read(length: number): string {
+  private read(length: number): string {
     return this.data.toString('utf8', 0, length);
+  }
+
+  get ready(): boolean {
+    return Atomics.load(this.control, STATE) === STATE_READY;
+  }
+
+  // ------------------------------------------------------------------------------------- the main thread's side
+
+  /** Posts a request and wakes the thread; returns its number, or -1 when its text does not fit. */
+  post(op: number, id: number, text: string): number {
+    const control = this.control;
+    const length = this.write(text);
+    if (length < 0) return -1;
+    control[OP] = op;
+    control[ID] = id;
+    control[LENGTH] = length;
+    const request = ++this.sequence;
+    Atomics.store(control, REQUEST, request);
+    Atomics.notify(control, REQUEST);
+    return request;
+  }
+
+  answered(request: number): boolean {
+    return Atomics.load(this.control, REPLY) === request;
+  }
+
+  /** Sleeps until the answer to `request` may be there, at most `ms`. */
+  sleepForAnswer(request: number, ms: number): void {
+    Atomics.wait(this.control, REPLY, request - 1, ms);
+  }
+
+  answer(): Answer {
+    return { status: this.control[STATUS] as number, text: this.read(this.control[LENGTH] as number) };
+  }
+
+  // ------------------------------------------------------------------------------------------ the thread's side
+
+  /** The number of the last request posted. */
+  get lastRequest(): number {
+    return Atomics.load(this.control, REQUEST);
+  }
+
+  /** Waits until a request other than `seen` is posted, spinning `spinMs` first; returns its number. */
+  nextRequest(seen: number, spinMs = 0): number {
+    const until = performance.now() + spinMs;
+    let request = this.lastRequest;
+    while (request === seen && performance.now() < until) request = this.lastRequest;
+    while (request === seen) {
+      Atomics.wait(this.control, REQUEST, seen);
+      request = this.lastRequest;
+    }
+    return request;
+  }
+
+  request(): Request {
+    const control = this.control;
+    return { op: control[OP] as number, id: control[ID] as number, text: this.read(control[LENGTH] as number) };
+  }
+
+  reply(request: number, status: number, text: string): void {
+    this.control[STATUS] = status;
+    this.control[LENGTH] = this.write(text);
+    Atomics.store(this.control, REPLY, request);
+    Atomics.notify(this.control, REPLY);
+  }
+
+  setState(state: number): void {
+    Atomics.store(this.control, STATE, state);
+    Atomics.notify(this.control, STATE);
+    // A main thread waiting for an answer wakes to see the state.
+    Atomics.notify(this.control, REPLY);
   }
 }

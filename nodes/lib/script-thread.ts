@@ -17,20 +17,13 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import {
+  type Answer,
   Channel,
   type Described,
-  ID,
-  LENGTH,
   newChannelBuffers,
-  OP,
   OP_CALL,
   OP_COMPILE,
   OP_DISPOSE,
-  REPLY,
-  REQUEST,
-  STATE,
-  STATE_READY,
-  STATUS,
   STATUS_OK,
 } from './script-channel';
 import {
@@ -72,16 +65,10 @@ function errorFrom(d: Described): ScriptError {
   return new ScriptError(d[0] as ScriptErrorKind, d[1], d[2] ?? undefined);
 }
 
-interface Answer {
-  status: number;
-  text: string;
-}
-
 /** One worker thread and its channel. */
 class ScriptWorker {
   readonly channel: Channel;
   readonly worker: Worker;
-  private sequence = 0;
   /** The request sent without waiting for it (see send()), until its answer is read. */
   private inFlight:
     | { request: number; budgetMs: number; sentAt: number; settle(a: Answer | undefined): void }
@@ -113,7 +100,7 @@ class ScriptWorker {
   }
 
   get ready(): boolean {
-    return !this.dead && Atomics.load(this.channel.control, STATE) === STATE_READY;
+    return !this.dead && this.channel.ready;
   }
 
   /** Resolves once ready, false if it died first. */
@@ -188,9 +175,9 @@ class ScriptWorker {
   private poll(request: number): void {
     const f = this.inFlight;
     if (!f || f.request !== request) return; // answered through request(), or the thread ended
-    if (Atomics.load(this.channel.control, REPLY) === request) {
+    if (this.channel.answered(request)) {
       this.inFlight = undefined;
-      f.settle(this.answer());
+      f.settle(this.channel.answer());
     } else if (performance.now() > f.sentAt + f.budgetMs || !this.ready) {
       this.end();
     } else {
@@ -199,40 +186,28 @@ class ScriptWorker {
   }
 
   private post(op: number, id: number, text: string): number {
-    const control = this.channel.control;
-    const length = this.channel.write(text);
-    if (length < 0) throw new ScriptError('size', 'Script input does not fit the script thread');
-    control[OP] = op;
-    control[ID] = id;
-    control[LENGTH] = length;
-    const request = ++this.sequence;
-    Atomics.store(control, REQUEST, request);
-    Atomics.notify(control, REQUEST);
+    const request = this.channel.post(op, id, text);
+    if (request < 0) throw new ScriptError('size', 'Script input does not fit the script thread');
     return request;
-  }
-
-  private answer(): Answer {
-    const control = this.channel.control;
-    return { status: control[STATUS] as number, text: this.channel.read(control[LENGTH] as number) };
   }
 
   /** Waits for the answer to `request` until `deadline` (performance.now() time). */
   private wait(request: number, deadline: number): Answer | undefined {
-    const control = this.channel.control;
+    const channel = this.channel;
     const spinUntil = performance.now() + MAIN_SPIN_MS;
     for (;;) {
-      if (Atomics.load(control, REPLY) === request) return this.answer();
+      if (channel.answered(request)) return channel.answer();
       const now = performance.now();
       if (now >= deadline || this.dead) {
         this.end();
         return undefined;
       }
       if (now >= spinUntil) {
-        if (Atomics.load(control, STATE) !== STATE_READY) {
+        if (!channel.ready) {
           this.end();
           return undefined;
         }
-        Atomics.wait(control, REPLY, request - 1, Math.min(deadline - now, 100));
+        channel.sleepForAnswer(request, Math.min(deadline - now, 100));
       }
     }
   }

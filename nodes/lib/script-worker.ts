@@ -11,18 +11,11 @@ import {
   Channel,
   type ChannelBuffers,
   type Described,
-  ID,
-  LENGTH,
-  OP,
   OP_CALL,
   OP_COMPILE,
   OP_DISPOSE,
-  REPLY,
-  REQUEST,
-  STATE,
   STATE_FAILED,
   STATE_READY,
-  STATUS,
   STATUS_ERROR,
   STATUS_OK,
 } from './script-channel';
@@ -40,42 +33,21 @@ function describe(err: unknown): Described {
 
 const settings = workerData as WorkerSettings;
 const channel = new Channel(settings);
-const control = channel.control;
 const scripts = new Map<number, CompiledScript>();
-
-/** Waits until the request number differs from `seen`; returns it. */
-function nextRequest(seen: number): number {
-  const until = performance.now() + settings.spinMicros / 1000;
-  let request = Atomics.load(control, REQUEST);
-  while (request === seen && performance.now() < until) request = Atomics.load(control, REQUEST);
-  while (request === seen) {
-    Atomics.wait(control, REQUEST, seen);
-    request = Atomics.load(control, REQUEST);
-  }
-  return request;
-}
-
-function answer(request: number, status: number, text: string): void {
-  control[STATUS] = status;
-  control[LENGTH] = channel.write(text);
-  Atomics.store(control, REPLY, request);
-  Atomics.notify(control, REPLY);
-}
 
 /** Handles one request; returns the script that may need a new engine before the next one. */
 async function handle(request: number): Promise<CompiledScript | undefined> {
-  const op = control[OP];
-  const id = control[ID] as number;
-  const text = channel.read(control[LENGTH] as number);
+  const { op, id, text } = channel.request();
+  const answer = (status: number, reply: string) => channel.reply(request, status, reply);
   try {
     if (op === OP_CALL) {
       const script = scripts.get(id);
       if (!script) throw new ScriptError('runtime', 'Script is not loaded in the script thread');
       if (script.needsEngine) await script.prepare();
       try {
-        answer(request, STATUS_OK, script.invokeJson(text));
+        answer(STATUS_OK, script.invokeJson(text));
       } catch (err) {
-        answer(request, STATUS_ERROR, JSON.stringify(describe(err)));
+        answer(STATUS_ERROR, JSON.stringify(describe(err)));
       }
       return script;
     }
@@ -83,18 +55,18 @@ async function handle(request: number): Promise<CompiledScript | undefined> {
       scripts.get(id)?.dispose();
       scripts.delete(id);
       scripts.set(id, await compileScript(JSON.parse(text) as CompileOptions));
-      answer(request, STATUS_OK, 'u');
+      answer(STATUS_OK, 'u');
       return undefined;
     }
     if (op === OP_DISPOSE) {
       scripts.get(id)?.dispose();
       scripts.delete(id);
-      answer(request, STATUS_OK, 'u');
+      answer(STATUS_OK, 'u');
       return undefined;
     }
     throw new ScriptError('runtime', `Script thread protocol error (operation ${op})`);
   } catch (err) {
-    answer(request, STATUS_ERROR, JSON.stringify(describe(err)));
+    answer(STATUS_ERROR, JSON.stringify(describe(err)));
     return undefined;
   }
 }
@@ -106,19 +78,15 @@ async function serve(): Promise<void> {
   warm.invoke([1]);
   warm.dispose();
   // Read before saying ready: a request sent right after would otherwise be taken as already seen.
-  let seen = Atomics.load(control, REQUEST);
-  Atomics.store(control, STATE, STATE_READY);
+  let seen = channel.lastRequest;
+  channel.setState(STATE_READY);
   parentPort?.postMessage('ready');
   for (;;) {
-    seen = nextRequest(seen);
+    seen = channel.nextRequest(seen, settings.spinMicros / 1000);
     const called = await handle(seen);
     // An engine lost in the call (its memory filled, or it failed) is replaced now, not in the next call.
     if (called?.needsEngine) await called.prepare();
   }
 }
 
-serve().catch(() => {
-  Atomics.store(control, STATE, STATE_FAILED);
-  Atomics.notify(control, STATE);
-  Atomics.notify(control, REPLY);
-});
+serve().catch(() => channel.setState(STATE_FAILED));
