@@ -48,7 +48,7 @@ export interface ThreadedScript {
 
 const WORKER_FILE = path.join(__dirname, 'script-worker.js');
 /** How far past a call's time limit the event loop waits before it ends the thread. */
-export const GRACE_MS = 15;
+export const GRACE_MS = 5;
 /** Setting up a sandbox is allowed at least this long (script-runtime's MIN_SETUP_TIMEOUT_MS and more). */
 const COMPILE_BUDGET_MS = 5_000;
 /** A call that held the event loop this long defers the calls after it to the next turn (see heldThisTurn). */
