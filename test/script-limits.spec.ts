@@ -4,6 +4,7 @@
  * tutorial's script beside it keeps working.
  */
 import assert from 'node:assert/strict';
+import { PerformanceObserver } from 'node:perf_hooks';
 import { scriptHost } from '../nodes/lib/script-thread';
 import { type AnyMsg, helper, inTab, sendAndWait, statusCalls, uplinkFlow } from './support';
 
@@ -24,21 +25,35 @@ const LIMIT_MS = 300;
  * The longest gap between ticks of a 1 ms timer while fn runs: what any other flow would wait. Measured once
  * every script of the flow is compiled in both script threads (compiling, at deploy, holds the event loop too).
  */
-async function longestStall<T>(fn: () => Promise<T>): Promise<{ stallMs: number; result: T }> {
+async function longestStall<T>(fn: () => Promise<T>): Promise<{ stallMs: number; result: T; gcMs: number }> {
   await scriptHost().settled();
   let last = performance.now();
   let longest = 0;
-  const timer = setInterval(() => {
+  let gap: [number, number] = [last, last];
+  const gcs: PerformanceEntry[] = [];
+  const observer = new PerformanceObserver((list) => gcs.push(...list.getEntries()));
+  observer.observe({ entryTypes: ['gc'] });
+  const tick = () => {
     const now = performance.now();
-    longest = Math.max(longest, now - last);
+    if (now - last > longest) {
+      longest = now - last;
+      gap = [last, now];
+    }
     last = now;
-  }, 1);
+  };
+  const timer = setInterval(tick, 1);
   try {
     const result = await fn();
-    longest = Math.max(longest, performance.now() - last);
-    return { stallMs: longest, result };
+    tick();
+    // Garbage collection inside the longest gap, for the failure message: the stall counts it all the same.
+    await new Promise((resolve) => setImmediate(resolve));
+    const gcMs = gcs
+      .filter((e) => e.startTime >= gap[0] && e.startTime < gap[1])
+      .reduce((sum, e) => sum + e.duration, 0);
+    return { stallMs: longest, result, gcMs };
   } finally {
     clearInterval(timer);
+    observer.disconnect();
   }
 }
 
@@ -83,12 +98,15 @@ describe('script limits on Node-RED', function () {
     it(`${name}: Failure with kind timeout, the event loop held at most the limit plus 50 ms`, async () => {
       await helper.load(nodes, scriptFlow(script));
       await tutorialStillWorks();
-      const { stallMs, result } = await longestStall(() =>
+      const { stallMs, result, gcMs } = await longestStall(() =>
         sendAndWait('bad', input({ method: 'setValue', params: '1' }), ['badOk', 'badFail'], 10_000),
       );
       assert.equal(result.port, 'badFail');
       assert.equal(result.msg.error?.kind, 'timeout', String(result.msg.error?.message));
-      assert.ok(stallMs < LIMIT_MS + STALL_ALLOWANCE_MS, `the event loop was held ${stallMs.toFixed(0)} ms`);
+      assert.ok(
+        stallMs < LIMIT_MS + STALL_ALLOWANCE_MS,
+        `the event loop was held ${stallMs.toFixed(0)} ms (garbage collection ${gcMs.toFixed(0)} ms of it)`,
+      );
       await tutorialStillWorks();
     });
   }
@@ -99,7 +117,7 @@ describe('script limits on Node-RED', function () {
       scriptFlow("var s = 'a'.repeat(200000); return {msg: {i: s.indexOf('a'.repeat(100000) + 'b')}};"),
     );
     const kinds: string[] = [];
-    const { stallMs } = await longestStall(async () => {
+    const { stallMs, gcMs } = await longestStall(async () => {
       const outcomes = [];
       // As messages arriving from a broker do: one per turn of the event loop, without waiting for outcomes.
       for (let i = 0; i < 20; i++) {
@@ -110,7 +128,10 @@ describe('script limits on Node-RED', function () {
     });
     assert.deepEqual(kinds.slice(0, 3), ['timeout', 'timeout', 'timeout']);
     assert.deepEqual(new Set(kinds.slice(3)), new Set(['blocked']));
-    assert.ok(stallMs < LIMIT_MS + STALL_ALLOWANCE_MS, `the event loop was held ${stallMs.toFixed(0)} ms at once`);
+    assert.ok(
+      stallMs < LIMIT_MS + STALL_ALLOWANCE_MS,
+      `the event loop was held ${stallMs.toFixed(0)} ms at once (garbage collection ${gcMs.toFixed(0)} ms of it)`,
+    );
     assert.ok(
       statusCalls('bad').some((s) => s.fill === 'red' && /blocked/i.test(String(s.text))),
       'no blocked status',
@@ -154,11 +175,14 @@ describe('script limits on Node-RED', function () {
     );
     const small = await sendAndWait('up', { topic: 't', payload: Buffer.from('ab') }, ['ok', 'fail']);
     assert.equal(small.port, 'ok', String(small.msg.error?.message));
-    const { stallMs, result } = await longestStall(() =>
+    const { stallMs, result, gcMs } = await longestStall(() =>
       sendAndWait('up', { topic: 't', payload: Buffer.from('a'.repeat(60_000)) }, ['ok', 'fail'], 10_000),
     );
     assert.equal(result.port, 'fail');
     assert.match(String(result.msg.error?.message), /timed out/);
-    assert.ok(stallMs < LIMIT_MS + STALL_ALLOWANCE_MS, `the event loop was held ${stallMs.toFixed(0)} ms`);
+    assert.ok(
+      stallMs < LIMIT_MS + STALL_ALLOWANCE_MS,
+      `the event loop was held ${stallMs.toFixed(0)} ms (garbage collection ${gcMs.toFixed(0)} ms of it)`,
+    );
   });
 });

@@ -13,6 +13,8 @@ const LENGTH = 4; // bytes of text in the data block, both ways
 const STATUS = 5;
 const STATE = 6; // see STATE_*
 const CONTROL_SLOTS = 8;
+/** Float64 after the Int32 slots: when the main thread posted the last request (a Date.now() time). */
+const POSTED_AT_BYTE = CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT;
 
 export const OP_CALL = 1;
 export const OP_COMPILE = 2;
@@ -23,7 +25,7 @@ export const STATUS_OK = 0;
 /** The text is the JSON of [kind, message, lineNumber] of the ScriptError the thread hit. */
 export const STATUS_ERROR = 1;
 
-export const STATE_BOOTING = 0;
+/** The thread serves requests (0 before). */
 export const STATE_READY = 1;
 /** The thread's loop ended on an unexpected error: it answers nothing more. */
 export const STATE_FAILED = 2;
@@ -38,9 +40,22 @@ export interface ChannelBuffers {
   data: SharedArrayBuffer;
 }
 
+/**
+ * A thread allocates its shared memory itself and posts it with this message once it serves requests: the
+ * 16 MB took the event loop up to 80 ms to allocate while Node-RED was busy, measured in a burst of time-outs.
+ */
+export interface ReadyMessage {
+  ready: ChannelBuffers;
+}
+
+export function isReadyMessage(m: unknown): m is ReadyMessage {
+  const ready = (m as Partial<ReadyMessage> | null)?.ready;
+  return ready?.control instanceof SharedArrayBuffer && ready.data instanceof SharedArrayBuffer;
+}
+
 export function newChannelBuffers(): ChannelBuffers {
   return {
-    control: new SharedArrayBuffer(CONTROL_SLOTS * Int32Array.BYTES_PER_ELEMENT),
+    control: new SharedArrayBuffer(POSTED_AT_BYTE + Float64Array.BYTES_PER_ELEMENT),
     data: new SharedArrayBuffer(DATA_BYTES),
   };
 }
@@ -54,17 +69,21 @@ export interface Request {
   op: number;
   id: number;
   text: string;
+  /** When it was posted, as a Date.now() time (both threads share that clock). */
+  postedAt: number;
 }
 
 /** Both sides of the protocol; each thread makes its own Channel over the same buffers. */
 export class Channel {
   private readonly control: Int32Array;
+  private readonly postedAt: Float64Array;
   private readonly data: Buffer;
   /** The number of the last request posted (main thread side). */
   private sequence = 0;
 
-  constructor(buffers: ChannelBuffers) {
-    this.control = new Int32Array(buffers.control);
+  constructor(readonly buffers: ChannelBuffers = newChannelBuffers()) {
+    this.control = new Int32Array(buffers.control, 0, CONTROL_SLOTS);
+    this.postedAt = new Float64Array(buffers.control, POSTED_AT_BYTE, 1);
     this.data = Buffer.from(buffers.data);
   }
 
@@ -93,6 +112,7 @@ export class Channel {
     control[OP] = op;
     control[ID] = id;
     control[LENGTH] = length;
+    this.postedAt[0] = Date.now();
     const request = ++this.sequence;
     Atomics.store(control, REQUEST, request);
     Atomics.notify(control, REQUEST);
@@ -133,7 +153,12 @@ export class Channel {
 
   request(): Request {
     const control = this.control;
-    return { op: control[OP] as number, id: control[ID] as number, text: this.read(control[LENGTH] as number) };
+    return {
+      op: control[OP] as number,
+      id: control[ID] as number,
+      text: this.read(control[LENGTH] as number),
+      postedAt: this.postedAt[0] as number,
+    };
   }
 
   reply(request: number, status: number, text: string): void {
@@ -141,6 +166,12 @@ export class Channel {
     this.control[LENGTH] = this.write(text);
     Atomics.store(this.control, REPLY, request);
     Atomics.notify(this.control, REPLY);
+  }
+
+  /** Says the thread serves requests; returns the message that gives the main thread this channel. */
+  announceReady(): ReadyMessage {
+    this.setState(STATE_READY);
+    return { ready: this.buffers };
   }
 
   setState(state: number): void {

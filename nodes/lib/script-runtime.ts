@@ -98,11 +98,15 @@ export interface CompiledScript {
   /**
    * invoke() on the JSON of the arguments (see serializeArgs): returns `u` (undefined) or `v` + the result's
    * JSON, for parseResult(). Throws ScriptError. What the script thread runs, so that only strings cross it.
+   * The time limit counts from `since` (a Date.now() time; the call's start by default).
    */
-  invokeJson(json: string): string;
-  /** True when the engine failed and the next call needs prepare() first (otherwise it fails at once). */
-  readonly needsEngine: boolean;
-  /** Loads a new engine after a failure (the script thread does it between calls). */
+  invokeJson(json: string, since?: number): string;
+  /**
+   * True when the next call would first have to rebuild the sandbox (after a time-out, for one) or load a new
+   * engine (after a failure; a call fails at once until one is loaded). prepare() does it between calls.
+   */
+  readonly needsPrepare: boolean;
+  /** Rebuilds what the last call lost (the script thread does it between calls, so no call waits for it). */
   prepare(): Promise<void>;
   dispose(): void;
 }
@@ -307,7 +311,7 @@ class QuickJSScript implements CompiledScript {
     return parseResult(this.invokeJson(serializeArgs(args, this.spec.limits)));
   }
 
-  invokeJson(json: string): string {
+  invokeJson(json: string, since?: number): string {
     if (this.disposed) throw new ScriptError('runtime', 'Script has been disposed');
     const limits = this.spec.limits;
     // Never enter a sandbox whose engine failed or was left in the middle of a call.
@@ -315,7 +319,7 @@ class QuickJSScript implements CompiledScript {
     const sandbox = current && usable(current.engine) ? current : this.rebuild();
     let outcome: string | ScriptError;
     try {
-      outcome = sandbox.call(json);
+      outcome = sandbox.call(json, since);
     } catch (err) {
       // The exception came out of the WebAssembly code: never touch that instance again (not even to dispose).
       this.dropEngine();
@@ -338,18 +342,35 @@ class QuickJSScript implements CompiledScript {
     }
   }
 
-  /** True when the next call needs a new engine first (see prepare()). */
-  get needsEngine(): boolean {
-    return !this.disposed && (this.engine === undefined || !usable(this.engine));
+  get needsPrepare(): boolean {
+    return !this.disposed && (this.needsEngine || this.sandbox === undefined);
   }
 
-  /** Loads a new engine for a script whose engine failed; calls made before it is ready fail at once. */
+  private get needsEngine(): boolean {
+    return this.engine === undefined || !usable(this.engine);
+  }
+
   prepare(): Promise<void> {
-    if (!this.needsEngine) return Promise.resolve();
+    if (!this.needsPrepare) return Promise.resolve();
+    if (!this.needsEngine) {
+      // A failure here is the next call's to report (it rebuilds again).
+      try {
+        this.rebuild();
+      } catch {
+        // The next call rebuilds again and reports the failure.
+      }
+      return Promise.resolve();
+    }
     this.preparing ??= createEngine(engineMemoryCap(this.spec.limits.memoryBytes)).then(
       (engine) => {
         this.preparing = undefined;
-        if (!this.disposed) this.engine = engine;
+        if (this.disposed) return;
+        this.engine = engine;
+        try {
+          this.rebuild();
+        } catch {
+          // As above.
+        }
       },
       (err: unknown) => {
         this.preparing = undefined;

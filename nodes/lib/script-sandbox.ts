@@ -109,8 +109,8 @@ export class Sandbox {
     engine.busy = false;
   }
 
-  private arm(ms = this.timeoutMs): void {
-    this.deadline = Date.now() + ms;
+  private arm(ms = this.timeoutMs, since = Date.now()): void {
+    this.deadline = since + ms;
     this.interrupted = false;
   }
 
@@ -160,17 +160,17 @@ export class Sandbox {
    * Runs one call: returns the wrapper's tagged outcome string, or a ScriptError to throw (fatal ones are
    * marked: see isFatal). Any exception thrown from here came out of the engine itself: `engine.busy` stays set.
    */
-  call(json: string): string | ScriptError {
+  call(json: string, since = Date.now()): string | ScriptError {
     const engine = this.engine;
     engine.busy = true;
-    const outcome = this.callInEngine(json);
+    const outcome = this.callInEngine(json, since);
     engine.busy = false;
     return outcome;
   }
 
-  private callInEngine(json: string): string | ScriptError {
+  private callInEngine(json: string, since: number): string | ScriptError {
     const { ctx, rt } = this;
-    this.arm();
+    this.arm(this.timeoutMs, since);
     let out: string;
     if (this.direct) {
       const o = this.direct.call(json);

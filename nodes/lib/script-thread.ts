@@ -20,7 +20,7 @@ import {
   type Answer,
   Channel,
   type Described,
-  newChannelBuffers,
+  isReadyMessage,
   OP_CALL,
   OP_COMPILE,
   OP_DISPOSE,
@@ -48,7 +48,7 @@ export interface ThreadedScript {
 
 const WORKER_FILE = path.join(__dirname, 'script-worker.js');
 /** How far past a call's time limit the event loop waits before it ends the thread. */
-export const GRACE_MS = 5;
+export const GRACE_MS = 10;
 /** Setting up a sandbox is allowed at least this long (script-runtime's MIN_SETUP_TIMEOUT_MS and more). */
 const COMPILE_BUDGET_MS = 5_000;
 /** A call that held the event loop this long defers the calls after it to the next turn (see heldThisTurn). */
@@ -67,7 +67,8 @@ function errorFrom(d: Described): ScriptError {
 
 /** One worker thread and its channel. */
 class ScriptWorker {
-  readonly channel: Channel;
+  /** Set once the thread is ready (it allocates the shared memory itself: see ReadyMessage). */
+  private channel: Channel | undefined;
   readonly worker: Worker;
   /** The request sent without waiting for it (see send()), until its answer is read. */
   private inFlight:
@@ -79,16 +80,15 @@ class ScriptWorker {
   private readonly booted: Promise<boolean>;
 
   constructor(workerFile: string) {
-    const buffers = newChannelBuffers();
-    const settings: WorkerSettings = { ...buffers, spinMicros: spinMicros() };
-    this.channel = new Channel(buffers);
+    const settings: WorkerSettings = { spinMicros: spinMicros() };
     const worker = new Worker(workerFile, { workerData: settings });
     this.worker = worker;
     // Kept referenced while it starts, so that a process waiting for it does not exit; idle, it never keeps
     // Node-RED from exiting.
     this.booted = new Promise<boolean>((resolve) => {
-      worker.on('message', (m) => {
-        if (m === 'ready') {
+      worker.on('message', (m: unknown) => {
+        if (isReadyMessage(m) && !this.channel) {
+          this.channel = new Channel(m.ready);
           worker.unref();
           resolve(true);
         }
@@ -100,7 +100,7 @@ class ScriptWorker {
   }
 
   get ready(): boolean {
-    return !this.dead && this.channel.ready;
+    return !this.dead && this.channel?.ready === true;
   }
 
   /** Resolves once ready, false if it died first. */
@@ -153,20 +153,22 @@ class ScriptWorker {
    * within its budget; a synchronous request() first waits for the one the thread is working on.
    */
   send(op: number, id: number, text: string, budgetMs: number): Promise<Answer | undefined> {
-    const turn = this.queue.then(
-      () =>
-        new Promise<Answer | undefined>((settle) => {
-          if (this.dead) return settle(undefined);
-          let request: number;
-          try {
-            request = this.post(op, id, text);
-          } catch {
-            return settle(undefined);
-          }
-          this.inFlight = { request, budgetMs, sentAt: performance.now(), settle };
-          this.poll(request);
-        }),
-    );
+    const turn = this.queue
+      .then(() => this.booted)
+      .then(
+        (booted) =>
+          new Promise<Answer | undefined>((settle) => {
+            if (!booted || this.dead) return settle(undefined);
+            let request: number;
+            try {
+              request = this.post(op, id, text);
+            } catch {
+              return settle(undefined);
+            }
+            this.inFlight = { request, budgetMs, sentAt: performance.now(), settle };
+            this.poll(request);
+          }),
+      );
     this.queue = turn;
     return turn;
   }
@@ -175,9 +177,10 @@ class ScriptWorker {
   private poll(request: number): void {
     const f = this.inFlight;
     if (!f || f.request !== request) return; // answered through request(), or the thread ended
-    if (this.channel.answered(request)) {
+    const channel = this.open;
+    if (channel.answered(request)) {
       this.inFlight = undefined;
-      f.settle(this.channel.answer());
+      f.settle(channel.answer());
     } else if (performance.now() > f.sentAt + f.budgetMs || !this.ready) {
       this.end();
     } else {
@@ -185,15 +188,21 @@ class ScriptWorker {
     }
   }
 
+  /** The channel of a thread that is ready (requests go to no other). */
+  private get open(): Channel {
+    if (!this.channel) throw new ScriptError('runtime', 'The script thread is still starting');
+    return this.channel;
+  }
+
   private post(op: number, id: number, text: string): number {
-    const request = this.channel.post(op, id, text);
+    const request = this.open.post(op, id, text);
     if (request < 0) throw new ScriptError('size', 'Script input does not fit the script thread');
     return request;
   }
 
   /** Waits for the answer to `request` until `deadline` (performance.now() time). */
   private wait(request: number, deadline: number): Answer | undefined {
-    const channel = this.channel;
+    const channel = this.open;
     const spinUntil = performance.now() + MAIN_SPIN_MS;
     for (;;) {
       if (channel.answered(request)) return channel.answer();

@@ -9,19 +9,17 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import {
   Channel,
-  type ChannelBuffers,
   type Described,
   OP_CALL,
   OP_COMPILE,
   OP_DISPOSE,
   STATE_FAILED,
-  STATE_READY,
   STATUS_ERROR,
   STATUS_OK,
 } from './script-channel';
 import { type CompiledScript, type CompileOptions, compileScript, ScriptError } from './script-runtime';
 
-export interface WorkerSettings extends ChannelBuffers {
+export interface WorkerSettings {
   /** How long the thread spins for the next request before it sleeps, in microseconds. */
   spinMicros: number;
 }
@@ -32,20 +30,23 @@ function describe(err: unknown): Described {
 }
 
 const settings = workerData as WorkerSettings;
-const channel = new Channel(settings);
+const channel = new Channel();
 const scripts = new Map<number, CompiledScript>();
 
 /** Handles one request; returns the script that may need a new engine before the next one. */
 async function handle(request: number): Promise<CompiledScript | undefined> {
-  const { op, id, text } = channel.request();
+  const { op, id, text, postedAt } = channel.request();
   const answer = (status: number, reply: string) => channel.reply(request, status, reply);
   try {
     if (op === OP_CALL) {
       const script = scripts.get(id);
       if (!script) throw new ScriptError('runtime', 'Script is not loaded in the script thread');
-      if (script.needsEngine) await script.prepare();
+      if (script.needsPrepare) await script.prepare();
       try {
-        answer(STATUS_OK, script.invokeJson(text));
+        // The main thread ends the thread at its own deadline, counted from the post: the script's deadline is
+        // counted from there too, so that a loop QuickJS can interrupt is stopped before, even when this
+        // thread woke late.
+        answer(STATUS_OK, script.invokeJson(text, postedAt));
       } catch (err) {
         answer(STATUS_ERROR, JSON.stringify(describe(err)));
       }
@@ -77,15 +78,15 @@ async function serve(): Promise<void> {
   const warm = await compileScript({ params: ['m'], body: 'return m;' });
   warm.invoke([1]);
   warm.dispose();
-  // Read before saying ready: a request sent right after would otherwise be taken as already seen.
-  let seen = channel.lastRequest;
-  channel.setState(STATE_READY);
-  parentPort?.postMessage('ready');
+  // The main thread gets the channel with this message: no request came before.
+  let seen = 0;
+  parentPort?.postMessage(channel.announceReady());
   for (;;) {
     seen = channel.nextRequest(seen, settings.spinMicros / 1000);
     const called = await handle(seen);
-    // An engine lost in the call (its memory filled, or it failed) is replaced now, not in the next call.
-    if (called?.needsEngine) await called.prepare();
+    // What the call lost (its sandbox after a time-out, its engine after a failure) is rebuilt now, not at the
+    // start of the next call, where it would count against that call's time limit.
+    if (called?.needsPrepare) await called.prepare();
   }
 }
 
