@@ -3,7 +3,13 @@
 // backing stores here are small real implementations of the KeyValueStore contract: one that never answers
 // and one that fails.
 import assert from 'node:assert/strict';
-import { DeviceStore, type KeyValueStore, MemoryKeyValueStore, StoreError } from '../nodes/lib/device-store';
+import {
+  DeviceStore,
+  type KeyValueStore,
+  keyValueBackend,
+  MemoryKeyValueStore,
+  StoreError,
+} from '../nodes/lib/device-store';
 
 /** Answers nothing until release() is called; then answers every read made so far, late. */
 class StuckStore implements KeyValueStore {
@@ -37,7 +43,7 @@ async function rejection(p: Promise<unknown>): Promise<StoreError> {
 describe('device store limits', () => {
   it('fails a call the backing store never answers, after the time limit and not long after', async () => {
     const kv = new StuckStore();
-    const store = new DeviceStore(kv, { callTimeoutMs: 100 });
+    const store = new DeviceStore(keyValueBackend(kv), { callTimeoutMs: 100 });
     const t0 = Date.now();
     const err = await rejection(store.getDevice('Thermostat-A'));
     const took = Date.now() - t0;
@@ -52,7 +58,7 @@ describe('device store limits', () => {
 
   it('refuses calls beyond the cap at once with "busy", and takes calls again once the stuck ones expired', async () => {
     const kv = new StuckStore();
-    const store = new DeviceStore(kv, { callTimeoutMs: 150, maxPending: 3 });
+    const store = new DeviceStore(keyValueBackend(kv), { callTimeoutMs: 150, maxPending: 3 });
     const stuck = [store.getDevice('a'), store.getDevice('b'), store.getDevice('c')].map((p) => rejection(p));
     assert.equal(store.pendingCalls, 3);
     const t0 = Date.now();
@@ -70,10 +76,10 @@ describe('device store limits', () => {
   });
 
   it('names a backend failure as such, and answers calls made with a working backend normally', async () => {
-    const err = await rejection(new DeviceStore(failing).getAttributes('a', 'client', ['deviceName']));
+    const err = await rejection(new DeviceStore(keyValueBackend(failing)).getAttributes('a', 'client', ['deviceName']));
     assert.equal(err.code, 'backend');
     assert.match(err.message, /device store error: disk on fire/);
-    const store = new DeviceStore(new MemoryKeyValueStore(), { callTimeoutMs: 50 });
+    const store = new DeviceStore(keyValueBackend(new MemoryKeyValueStore()), { callTimeoutMs: 50 });
     await store.ensureDevice('Thermostat-A', 'thermostat');
     await store.saveAttributes('Thermostat-A', 'client', { deviceName: 'Thermostat-A' }, 7);
     const attrs = await store.getAttributes('Thermostat-A', 'client', ['deviceName', 'missing']);
@@ -97,7 +103,7 @@ class CountingStore extends MemoryKeyValueStore {
 describe('device store lookup', () => {
   it('reads the device, its attributes of every scope and its latest values in one call to the backing store', async () => {
     const kv = new CountingStore();
-    const store = new DeviceStore(kv);
+    const store = new DeviceStore(keyValueBackend(kv));
     await store.ensureDevice('Thermostat-A', 'thermostat');
     await store.saveAttributes('Thermostat-A', 'client', { deviceName: 'A', firmware: '1.2' }, 3);
     await store.saveAttributes('Thermostat-A', 'shared', { targetTemperature: 21 }, 4);
@@ -123,7 +129,9 @@ describe('device store lookup', () => {
   });
 
   it('answers an unknown device with no device and nothing found', async () => {
-    const r = await new DeviceStore(new MemoryKeyValueStore()).lookup('ghost', { server: ['x'] }, ['t']);
+    const r = await new DeviceStore(keyValueBackend(new MemoryKeyValueStore())).lookup('ghost', { server: ['x'] }, [
+      't',
+    ]);
     assert.equal(r.device, undefined);
     assert.equal(r.attributes.server.size, 0);
     assert.equal(r.latest.size, 0);
@@ -131,7 +139,7 @@ describe('device store lookup', () => {
 
   it('keeps names apart whatever they contain, and never puts a path character of Node-RED in a key', async () => {
     const kv = new CountingStore();
-    const store = new DeviceStore(kv);
+    const store = new DeviceStore(keyValueBackend(kv));
     const names = ['plain-Name_1', 'a.b', 'a%2Eb', 'a[0]', 'with space', 'Grüße', "it's(*)~!", ''];
     for (const [i, n] of names.entries()) {
       if (n) await store.ensureDevice(n, `type-${i}`);

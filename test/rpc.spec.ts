@@ -2,12 +2,12 @@
 // getValue answered from the latest telemetry, the request message for a known device, the reply to the control,
 // and the wait for the downlink that ends once, with its outcome or a time-out.
 import assert from 'node:assert/strict';
-import { DeviceStore, MemoryKeyValueStore } from '../nodes/lib/device-store';
+import { DeviceStore, keyValueBackend, MemoryKeyValueStore } from '../nodes/lib/device-store';
 import { MessageError, MsgType } from '../nodes/lib/message';
 import { PendingRpcs, type RpcOutcome, RpcWaits, rpcCallOf, rpcReply, rpcSettings, startRpc } from '../nodes/lib/rpc';
 
 async function thermostatStore(): Promise<DeviceStore> {
-  const store = new DeviceStore(new MemoryKeyValueStore());
+  const store = new DeviceStore(keyValueBackend(new MemoryKeyValueStore()));
   await store.ensureDevice('Thermostat-A', 'thermostat');
   await store.saveTelemetry('Thermostat-A', [{ ts: 1, values: { temperature: 21.5 } }]);
   return store;

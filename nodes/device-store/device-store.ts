@@ -4,7 +4,7 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { checkStoreName, contextKeyValueStore, type GlobalContext } from '../lib/context-store';
-import { DeviceStore } from '../lib/device-store';
+import { DeviceStore, keyValueBackend } from '../lib/device-store';
 import { type DeviceStoreNode, redSetting } from '../lib/node-red';
 import { numberSetting } from '../lib/settings';
 
@@ -20,7 +20,7 @@ export = (RED: NodeAPI) => {
     this.storeError = checkStoreName(store, redSetting(RED, 'contextStorage'));
     if (this.storeError) this.error(`device store: ${this.storeError}`);
     const global = this.context().global as unknown as GlobalContext;
-    this.deviceStore = new DeviceStore(contextKeyValueStore(global, store || undefined), {
+    this.deviceStore = new DeviceStore(keyValueBackend(contextKeyValueStore(global, store || undefined)), {
       callTimeoutMs: numberSetting(config.timeout, 5000, 1),
     });
   }

@@ -1,8 +1,10 @@
 /**
- * Device store logic over any asynchronous key/value store (in the package: Node-RED's global context,
- * in the store the user picked). Pure: no Node-RED imports, so it is tested and benchmarked on its own.
+ * Device store logic over a backend: DeviceStore checks and copies what it is given and bounds every call
+ * (time limit, calls in flight); the backend keeps the data. Pure: no Node-RED imports, so it is tested and
+ * benchmarked on its own.
  *
- * Layout: one top-level key per device, per attribute and per latest-telemetry key, so that
+ * keyValueBackend() serves any asynchronous key/value store (in the package: Node-RED's global context, in the
+ * store the user picked). Layout: one top-level key per device, per attribute and per latest-telemetry key, so that
  *  - a lookup reads only the keys it needs (cost flat in the number of devices),
  *  - writers of different keys never overwrite each other's data, even from several Node-RED instances
  *    sharing one context store (no read-modify-write of a big per-device object).
@@ -47,7 +49,30 @@ export interface TelemetryBatch {
   values: Record<string, unknown>;
 }
 
-/** The minimum a backing store must do; values are stored as given and must be JSON-compatible. */
+/** What one read asks for: the device record, attributes of each scope, latest values. */
+export interface ReadRequest {
+  device: boolean;
+  attributes: Partial<Record<Scope, string[]>>;
+  latest: string[];
+}
+
+/**
+ * Where the data lives. Each method is one call to the backing store (one round trip for a server). Where an
+ * update depends on what is stored (a device created once, a latest value replaced only by a newer one), a
+ * backend that several Node-RED instances share must make it atomic.
+ */
+export interface DeviceStoreBackend {
+  /** What `what` asks for; what is not stored is left out (device undefined, no map entry). */
+  read(name: string, what: ReadRequest): Promise<LookupResult>;
+  /** Stores the device unless one of that name exists; returns the stored one and whether it is this one. */
+  createDevice(device: Device): Promise<{ device: Device; created: boolean }>;
+  /** Replaces the attributes given (last write wins, as in ThingsBoard). */
+  saveAttributes(name: string, scope: Scope, entries: Map<string, AttributeEntry>): Promise<void>;
+  /** Replaces each latest value whose stored timestamp is not newer than the given one's. */
+  saveLatest(name: string, entries: Map<string, TelemetryEntry>): Promise<void>;
+}
+
+/** The minimum a key/value backing store must do; values are stored as given and must be JSON-compatible. */
 export interface KeyValueStore {
   get(keys: string[]): Promise<unknown[]>;
   set(keys: string[], values: unknown[]): Promise<void>;
@@ -107,7 +132,7 @@ export class DeviceStore {
   readonly limits: StoreLimits;
 
   constructor(
-    private readonly kv: KeyValueStore,
+    private readonly backend: DeviceStoreBackend,
     limits: Partial<StoreLimits> = {},
     private readonly now: () => number = Date.now,
   ) {
@@ -119,8 +144,8 @@ export class DeviceStore {
   }
 
   async getDevice(name: string): Promise<Device | undefined> {
-    const [d] = await this.call(() => this.kv.get([keys.device(name)]));
-    return isDevice(d) ? d : undefined;
+    const r = await this.call(() => this.backend.read(name, { device: true, attributes: {}, latest: [] }));
+    return r.device;
   }
 
   /** Returns the device, creating it with `type` when it is new. */
@@ -129,29 +154,22 @@ export class DeviceStore {
     const existing = await this.getDevice(name);
     if (existing) return { device: existing, created: false };
     const device: Device = { name, type: type || 'default', createdTime: this.now() };
-    await this.call(() => this.kv.set([keys.device(name)], [device]));
-    return { device, created: true };
+    return this.call(() => this.backend.createDevice(device));
   }
 
   async saveAttributes(name: string, scope: Scope, values: Record<string, unknown>, ts: number): Promise<void> {
     checkName(name);
     const names = Object.keys(values);
     if (names.length === 0) return;
-    const ks = names.map((k) => keys.attribute(name, scope, k));
     // Copies, so that a later change to the message cannot reach into the store.
-    const vs = names.map((k) => ({ value: cloneMessage(values[k]), lastUpdateTs: ts }) satisfies AttributeEntry);
-    await this.call(() => this.kv.set(ks, vs));
+    const entries = new Map(names.map((k) => [k, { value: cloneMessage(values[k]), lastUpdateTs: ts }] as const));
+    await this.call(() => this.backend.saveAttributes(name, scope, entries));
   }
 
   async getAttributes(name: string, scope: Scope, attrNames: string[]): Promise<Map<string, AttributeEntry>> {
-    const out = new Map<string, AttributeEntry>();
-    if (attrNames.length === 0) return out;
-    const vals = await this.call(() => this.kv.get(attrNames.map((k) => keys.attribute(name, scope, k))));
-    attrNames.forEach((k, i) => {
-      const v = vals[i];
-      if (isAttributeEntry(v)) out.set(k, v);
-    });
-    return out;
+    if (attrNames.length === 0) return new Map();
+    const what: ReadRequest = { device: false, attributes: { [scope]: attrNames }, latest: [] };
+    return (await this.call(() => this.backend.read(name, what))).attributes[scope];
   }
 
   /** Saves time-series points; the latest value of each key is kept, an older point never replaces a newer one. */
@@ -165,60 +183,17 @@ export class DeviceStore {
       }
     }
     if (newest.size === 0) return;
-    const names = [...newest.keys()];
-    const ks = names.map((k) => keys.latest(name, k));
-    const stored = await this.call(() => this.kv.get(ks));
-    const wk: string[] = [];
-    const wv: TelemetryEntry[] = [];
-    names.forEach((k, i) => {
-      const old = stored[i] as TelemetryEntry | undefined;
-      const next = newest.get(k)!;
-      if (!old || typeof old.ts !== 'number' || next.ts >= old.ts) {
-        wk.push(ks[i]);
-        wv.push(next);
-      }
-    });
-    if (wk.length > 0) await this.call(() => this.kv.set(wk, wv));
+    await this.call(() => this.backend.saveLatest(name, newest));
   }
 
-  /**
-   * The device record, attributes and latest values one message needs, read in one call to the backing store
-   * (the same keys as getDevice / getAttributes / getLatest: one key per item, only read together).
-   */
-  async lookup(name: string, attrNames: Partial<Record<Scope, string[]>>, tsKeys: string[]): Promise<LookupResult> {
-    const dev = encodeKeyPart(name);
-    const ks = [keysOf.device(dev)];
-    for (const scope of SCOPES) for (const k of attrNames[scope] ?? []) ks.push(keysOf.attribute(dev, scope, k));
-    for (const k of tsKeys) ks.push(keysOf.latest(dev, k));
-    const vals = await this.call(() => this.kv.get(ks));
-    const result: LookupResult = {
-      device: isDevice(vals[0]) ? vals[0] : undefined,
-      attributes: { client: new Map(), shared: new Map(), server: new Map() },
-      latest: new Map(),
-    };
-    let i = 1;
-    for (const scope of SCOPES) {
-      for (const k of attrNames[scope] ?? []) {
-        const v = vals[i++];
-        if (isAttributeEntry(v)) result.attributes[scope].set(k, v);
-      }
-    }
-    for (const k of tsKeys) {
-      const v = vals[i++];
-      if (isTelemetryEntry(v)) result.latest.set(k, v);
-    }
-    return result;
+  /** The device record, attributes and latest values one message needs, in one call to the backend. */
+  lookup(name: string, attrNames: Partial<Record<Scope, string[]>>, tsKeys: string[]): Promise<LookupResult> {
+    return this.call(() => this.backend.read(name, { device: true, attributes: attrNames, latest: tsKeys }));
   }
 
   async getLatest(name: string, tsKeys: string[]): Promise<Map<string, TelemetryEntry>> {
-    const out = new Map<string, TelemetryEntry>();
-    if (tsKeys.length === 0) return out;
-    const vals = await this.call(() => this.kv.get(tsKeys.map((k) => keys.latest(name, k))));
-    tsKeys.forEach((k, i) => {
-      const v = vals[i];
-      if (isTelemetryEntry(v)) out.set(k, v);
-    });
-    return out;
+    if (tsKeys.length === 0) return new Map();
+    return (await this.call(() => this.backend.read(name, { device: false, attributes: {}, latest: tsKeys }))).latest;
   }
 
   /**
@@ -316,6 +291,75 @@ function isTelemetryEntry(v: unknown): v is TelemetryEntry {
 
 function isDevice(d: unknown): d is Device {
   return !!d && typeof d === 'object' && typeof (d as Device).name === 'string';
+}
+
+/**
+ * A backend over a key/value store. Its updates that depend on what is stored read and then write: two Node-RED
+ * instances sharing the store can both create a device, or write an older latest value over a newer one.
+ */
+export function keyValueBackend(kv: KeyValueStore): DeviceStoreBackend {
+  return {
+    async read(name, what) {
+      const dev = encodeKeyPart(name);
+      const ks: string[] = [];
+      if (what.device) ks.push(keysOf.device(dev));
+      for (const scope of SCOPES)
+        for (const k of what.attributes[scope] ?? []) ks.push(keysOf.attribute(dev, scope, k));
+      for (const k of what.latest) ks.push(keysOf.latest(dev, k));
+      const vals = await kv.get(ks);
+      const result: LookupResult = {
+        device: undefined,
+        attributes: { client: new Map(), shared: new Map(), server: new Map() },
+        latest: new Map(),
+      };
+      let i = 0;
+      if (what.device) {
+        const d = vals[i++];
+        if (isDevice(d)) result.device = d;
+      }
+      for (const scope of SCOPES) {
+        for (const k of what.attributes[scope] ?? []) {
+          const v = vals[i++];
+          if (isAttributeEntry(v)) result.attributes[scope].set(k, v);
+        }
+      }
+      for (const k of what.latest) {
+        const v = vals[i++];
+        if (isTelemetryEntry(v)) result.latest.set(k, v);
+      }
+      return result;
+    },
+    async createDevice(device) {
+      const key = keys.device(device.name);
+      const [existing] = await kv.get([key]);
+      if (isDevice(existing)) return { device: existing, created: false };
+      await kv.set([key], [device]);
+      return { device, created: true };
+    },
+    async saveAttributes(name, scope, entries) {
+      const names = [...entries.keys()];
+      await kv.set(
+        names.map((k) => keys.attribute(name, scope, k)),
+        names.map((k) => entries.get(k)),
+      );
+    },
+    async saveLatest(name, entries) {
+      const names = [...entries.keys()];
+      const ks = names.map((k) => keys.latest(name, k));
+      const stored = await kv.get(ks);
+      const wk: string[] = [];
+      const wv: TelemetryEntry[] = [];
+      names.forEach((k, i) => {
+        const old = stored[i];
+        const next = entries.get(k) as TelemetryEntry;
+        if (!isTelemetryEntry(old) || next.ts >= old.ts) {
+          wk.push(ks[i] as string);
+          wv.push(next);
+        }
+      });
+      if (wk.length > 0) await kv.set(wk, wv);
+    },
+  };
 }
 
 /** An in-memory KeyValueStore, for tests and benchmarks of the logic without Node-RED. */
