@@ -70,6 +70,9 @@ const INTEGRATION = {
   maxPayloadBytes: '4096',
   timeout: '800',
   broker: '',
+  queueSize: '500',
+  queueMaxAge: '30',
+  coalesce: false,
 };
 
 /** A node's settings without its id and type: what props() returns besides `valid`. */
@@ -709,6 +712,8 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
         ['timeout', '0', '800'],
         ['maxPayloadBytes', '1.5', '4096'],
         ['topicPattern', 'devices/#', 'lab/${topic}'],
+        ['queueSize', '1.5', '500'],
+        ['queueMaxAge', '0', '30'],
       ]) {
         await type(`#node-config-input-${field}`, bad);
         await expectInputError(`#node-config-input-${field}`, true);
@@ -720,6 +725,7 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
       await page.locator('#rule-int-metadata-list .rule-int-md-value').last().fill('lab');
       await page.locator('#node-config-input-qos').selectOption('2');
       await page.locator('#node-config-input-retain').check();
+      await page.locator('#node-config-input-coalesce').uncheck();
       await checkDialog('rule-integration', '#node-config-dialog-edit-form');
 
       // Uplink converter tab: the decoder, and its test.
@@ -793,6 +799,9 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
       assert.equal(await value('#node-config-input-topicPattern'), 'lab/${topic}');
       assert.equal(await value('#node-config-input-qos'), '2');
       assert.equal(await checked('#node-config-input-retain'), true);
+      assert.equal(await value('#node-config-input-queueSize'), '500');
+      assert.equal(await value('#node-config-input-queueMaxAge'), '30');
+      assert.equal(await checked('#node-config-input-coalesce'), false);
       assert.equal(await value('#rule-int-metadata-list .rule-int-md-key'), 'site');
       assert.equal(await value('#rule-int-metadata-list .rule-int-md-value'), 'lab');
       assert.equal(await code('rule-int-decoder-editor'), decoderTyped);

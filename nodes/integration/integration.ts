@@ -4,14 +4,14 @@
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { registerIntegrationRoutes } from '../lib/admin-routes';
+import { BrokerWaitingRoom, DEFAULT_DOWNLINK_QUEUE } from '../lib/downlink-queue';
 import { DEFAULT_MAX_PAYLOAD, Integration, metadataFrom, qosOf } from '../lib/integration';
+import { brokerProblem, type IntegrationConfig } from '../lib/integration-node';
 import { maxScriptTimeout } from '../lib/node-red';
 import { numberSetting } from '../lib/settings';
 
-interface IntegrationNode extends Node {
+interface IntegrationNode extends IntegrationConfig {
   integration: Integration;
-  deviceStoreId?: string;
-  brokerId?: string;
 }
 
 interface IntegrationDef extends NodeDef {
@@ -26,6 +26,9 @@ interface IntegrationDef extends NodeDef {
   maxPayloadBytes?: string | number;
   timeout?: string | number;
   broker?: string;
+  queueSize?: string | number;
+  queueMaxAge?: string | number;
+  coalesce?: boolean | string;
 }
 
 export = (RED: NodeAPI) => {
@@ -52,7 +55,19 @@ export = (RED: NodeAPI) => {
     // Refused at deploy: neither converter is compiled, and the uplink and downlink nodes using this
     // integration show the error and send every message to Failure with it.
     if (this.integration.configError) this.error(`integration: ${this.integration.configError.message}`);
+    const queueSize = numberSetting(def.queueSize, DEFAULT_DOWNLINK_QUEUE.maxSize, 0);
+    if (this.brokerId && queueSize > 0) {
+      this.downlinkWaiting = new BrokerWaitingRoom(
+        {
+          maxSize: queueSize,
+          maxAgeMs: numberSetting(def.queueMaxAge, DEFAULT_DOWNLINK_QUEUE.maxAgeMs / 1000, 0) * 1000,
+          coalesce: def.coalesce !== false && def.coalesce !== 'false',
+        },
+        () => brokerProblem(RED, this)?.text,
+      );
+    }
     this.on('close', (_removed: boolean, done: () => void) => {
+      this.downlinkWaiting?.close('the integration was stopped (redeployed or removed) before the broker came back');
       this.integration.dispose();
       done();
     });

@@ -1,5 +1,6 @@
 /** Finding the integration (and its device store) a node is configured with. */
 import type { Node, NodeAPI } from 'node-red';
+import type { BrokerWaitingRoom } from './downlink-queue';
 import type { Integration } from './integration';
 import { MessageError } from './message';
 import { type DeviceStoreNode, resolveDeviceStore } from './node-red';
@@ -9,6 +10,8 @@ export interface IntegrationConfig extends Node {
   integration?: Integration;
   deviceStoreId?: string;
   brokerId?: string;
+  /** Downlinks waiting for the broker (absent when the integration names no broker or queues nothing). */
+  downlinkWaiting?: BrokerWaitingRoom;
 }
 
 /** What the core mqtt-broker config node exposes about its connection. */
@@ -33,11 +36,14 @@ export function integrationStore(RED: NodeAPI, cfg: IntegrationConfig): DeviceSt
   return resolveDeviceStore(RED, cfg.deviceStoreId);
 }
 
-/** The core mqtt-broker config node's connection state, when the integration names one. */
-export function brokerDown(RED: NodeAPI, cfg: IntegrationConfig): string | undefined {
+/**
+ * Why the integration's broker (the core mqtt-broker config node it names) cannot take a publish now, or
+ * undefined when it can or none is named. `waitable`: it exists and is only disconnected.
+ */
+export function brokerProblem(RED: NodeAPI, cfg: IntegrationConfig): { text: string; waitable: boolean } | undefined {
   if (!cfg.brokerId) return undefined;
   const b = RED.nodes.getNode(cfg.brokerId) as BrokerNode | null;
-  if (!b) return 'the MQTT broker configured on the integration is missing';
+  if (!b) return { text: 'the MQTT broker configured on the integration is missing', waitable: false };
   if (b.connected) return undefined;
-  return `MQTT broker ${b.broker ?? ''}${b.port ? `:${b.port}` : ''} is not connected`;
+  return { text: `MQTT broker ${b.broker ?? ''}${b.port ? `:${b.port}` : ''} is not connected`, waitable: true };
 }

@@ -9,7 +9,8 @@ import type { DeviceStore } from './device-store';
 import { createMessage, MessageError, MsgType, type RuleMsg } from './message';
 import { numberSetting } from './settings';
 
-export type RpcStatus = 'ok' | 'error' | 'timeout';
+/** 'queued': the downlink holds the call until its broker is back; another outcome follows. */
+export type RpcStatus = 'ok' | 'error' | 'timeout' | 'queued';
 export interface RpcOutcome {
   status: RpcStatus;
   error?: string;
@@ -34,6 +35,12 @@ export class PendingRpcs {
     this.pending.delete(requestUUID);
     s(outcome);
     return true;
+  }
+  /** Called by the downlink when the request waits in its queue: the requester hears it and keeps waiting. */
+  notify(requestUUID: string | undefined, outcome: RpcOutcome): boolean {
+    const s = requestUUID === undefined ? undefined : this.pending.get(requestUUID);
+    s?.(outcome);
+    return s !== undefined;
   }
   forget(requestUUID: string): void {
     this.pending.delete(requestUUID);
@@ -182,7 +189,7 @@ export async function startRpc(store: DeviceStore, call: RpcCall, s: RpcSettings
 
 /**
  * The requests of one node waiting for their downlink: each ends once, with the downlink's outcome or, after
- * `timeoutMs`, a time-out; close() drops them all (the node is stopped).
+ * `timeoutMs`, a time-out (a 'queued' notice may come before); close() drops them all (the node is stopped).
  */
 export class RpcWaits {
   private readonly waiting = new Map<string, NodeJS.Timeout>();
@@ -197,6 +204,7 @@ export class RpcWaits {
     }, timeoutMs);
     this.waiting.set(requestUUID, timer);
     this.pending.add(requestUUID, (outcome) => {
+      if (outcome.status === 'queued') return settle(outcome);
       clearTimeout(timer);
       this.waiting.delete(requestUUID);
       settle(outcome);

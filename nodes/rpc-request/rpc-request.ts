@@ -38,7 +38,14 @@ export = (RED: NodeAPI) => {
           return;
         }
         waits.wait(call.requestUUID, settings.timeoutMs, (outcome) => {
-          if (outcome.status === 'ok') {
+          if (outcome.status === 'queued') {
+            status.warn(
+              t(RED, 'rpc-request.status.queued', '__method__: __value__ queued', {
+                method: call.method,
+                value: String(JSON.stringify(received.payload)),
+              }),
+            );
+          } else if (outcome.status === 'ok') {
             status.soon(() => ({
               fill: 'green',
               shape: 'dot',
