@@ -44,7 +44,7 @@ export = (RED: NodeAPI) => {
         const publish = () => {
           input.output(out.map((o) => ({ ...o, metadata: msg.metadata, originator: msg.originator })));
           for (const err of failures) input.itemFailure(err, { ...msg });
-          pendingRpcs.settle(requestUUID(msg), { status: 'ok' });
+          pendingRpcs.delivered(requestUUID(msg));
           if (failures.length === 0) input.status.ok(okStatus());
           input.done();
         };

@@ -6,6 +6,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { payloadBytes } from '../lib/converters';
 import { integrationStore, resolveIntegration } from '../lib/integration-node';
 import { t } from '../lib/node-red';
+import { pendingRpcs } from '../lib/rpc';
 import { ruleNode } from '../lib/rule-node';
 
 interface UplinkDef extends NodeDef {
@@ -29,7 +30,9 @@ export = (RED: NodeAPI) => {
         const topic = typeof msg.topic === 'string' ? msg.topic : undefined;
         const { integration, store } = input.config;
         // uplink() checks the payload's size and depth before the decoder runs.
-        const { messages, failures } = await integration.uplink(input.msg, topic, store, Date.now());
+        const { messages, failures } = await integration.uplink(input.msg, topic, store, Date.now(), (reply) =>
+          pendingRpcs.respond(reply.requestUUID, reply.response),
+        );
         if (failures.length === 0) {
           input.success(messages);
           return;

@@ -28,7 +28,7 @@ import { ensureDeviceOnce } from './save-data';
 import { type ThreadedScript, testScriptHost } from './script-thread';
 import { numberSetting } from './settings';
 import { type TestOutcome, testErrorKind, testTimeout } from './test-runs';
-import { messagesForItem, parseDecoderResult } from './uplink';
+import { messagesForItem, parseDecoderResult, type RpcReply } from './uplink';
 
 export interface IntegrationSettings {
   name: string;
@@ -72,6 +72,9 @@ export interface UplinkOutcome {
   failures: MessageError[];
 }
 
+/** Hands a device's reply to the request waiting for it (PendingRpcs.respond in the package). */
+export type ReplyHandler = (reply: RpcReply) => 'matched' | 'late' | 'unknown';
+
 export class Integration {
   readonly decoder: GuardedScript;
   readonly encoder: GuardedScript;
@@ -104,7 +107,13 @@ export class Integration {
   }
 
   /** Decodes one uplink payload into rule-engine messages; bad items fail alone. Throws if the decoder fails. */
-  async uplink(bytes: Buffer, topic: string | undefined, store: DeviceStore, now: number): Promise<UplinkOutcome> {
+  async uplink(
+    bytes: Buffer,
+    topic: string | undefined,
+    store: DeviceStore,
+    now: number,
+    onReply: ReplyHandler = () => 'unknown',
+  ): Promise<UplinkOutcome> {
     checkUplinkPayload(bytes, this.settings.maxPayloadBytes);
     const md: Metadata = { ...this.settings.metadata, integrationName: this.settings.name };
     if (topic !== undefined) md.topic = topic;
@@ -134,6 +143,10 @@ export class Integration {
         continue;
       }
       out.messages.push(...messagesForItem(item, { ts: now, topic, metadata: md }));
+      if (item.rpcResponse) {
+        const failure = replyFailure(item.deviceName, item.rpcResponse, onReply(item.rpcResponse), r.index);
+        if (failure) out.failures.push(failure);
+      }
     }
     return out;
   }
@@ -171,6 +184,20 @@ export class Integration {
     this.decoder.dispose();
     this.encoder.dispose();
   }
+}
+
+/** Why a device's reply found no request, or undefined when it was handed over. */
+function replyFailure(device: string, reply: RpcReply, match: string, index: number): MessageError | undefined {
+  if (match === 'matched') return undefined;
+  const what = `RPC reply from "${device}" to request ${reply.requestUUID}`;
+  if (match === 'late') {
+    return new MessageError(`${what} came after the request timed out`, 'rpc-reply-late', { index });
+  }
+  return new MessageError(
+    `${what}: no such request is waiting in this Node-RED (unknown, answered already, or sent by another instance)`,
+    'rpc-reply-unknown',
+    { index },
+  );
 }
 
 /** Whether bytes start (after white space) with { or [: only then are they scanned as JSON text. */

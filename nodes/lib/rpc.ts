@@ -9,12 +9,23 @@ import type { DeviceStore } from './device-store';
 import { createMessage, MessageError, MsgType, type RuleMsg } from './message';
 import { numberSetting } from './settings';
 
-/** 'queued': the downlink holds the call until its broker is back; another outcome follows. */
-export type RpcStatus = 'ok' | 'error' | 'timeout' | 'queued';
+/**
+ * 'queued': the downlink holds the call until its broker is back; 'sent': a two-way call was handed to MQTT and
+ * waits for the device's reply. Another outcome follows either.
+ */
+export type RpcStatus = 'ok' | 'error' | 'timeout' | 'queued' | 'sent';
 export interface RpcOutcome {
   status: RpcStatus;
   error?: string;
+  /** A two-way call's reply from the device. */
+  response?: unknown;
 }
+
+/** What became of a device's reply (see PendingRpcs.respond). */
+export type ReplyMatch = 'matched' | 'late' | 'unknown';
+
+/** How many timed-out two-way requests are remembered, so that a late reply is reported as late. */
+const LATE_REPLIES_REMEMBERED = 1000;
 
 type Settle = (o: RpcOutcome) => void;
 
@@ -24,15 +35,35 @@ type Settle = (o: RpcOutcome) => void;
  */
 export class PendingRpcs {
   private readonly pending = new Map<string, Settle>();
-  add(requestUUID: string, settle: Settle): void {
+  /** Two-way requests among the pending ones: handed to MQTT, they wait for the device's reply. */
+  private readonly twoWay = new Set<string>();
+  /** Two-way requests that ended without a reply, oldest first. */
+  private readonly ended = new Set<string>();
+
+  add(requestUUID: string, settle: Settle, twoWay = false): void {
     this.pending.set(requestUUID, settle);
+    if (twoWay) this.twoWay.add(requestUUID);
   }
-  /** Called by the downlink; true when a requester was waiting for this id. */
+
+  /** Called by the downlink once the call is handed to MQTT: a one-way call is done, a two-way one waits. */
+  delivered(requestUUID: string | undefined): boolean {
+    if (requestUUID !== undefined && this.twoWay.has(requestUUID)) return this.notify(requestUUID, { status: 'sent' });
+    return this.settle(requestUUID, { status: 'ok' });
+  }
+
+  /** Called by the uplink with a device's reply to a two-way call. */
+  respond(requestUUID: string, response: unknown): ReplyMatch {
+    if (this.twoWay.has(requestUUID) && this.settle(requestUUID, { status: 'ok', response })) return 'matched';
+    return this.ended.has(requestUUID) ? 'late' : 'unknown';
+  }
+
+  /** Called by the downlink when the call failed; true when a requester was waiting for this id. */
   settle(requestUUID: string | undefined, outcome: RpcOutcome): boolean {
     if (!requestUUID) return false;
     const s = this.pending.get(requestUUID);
     if (!s) return false;
     this.pending.delete(requestUUID);
+    this.twoWay.delete(requestUUID);
     s(outcome);
     return true;
   }
@@ -42,8 +73,12 @@ export class PendingRpcs {
     s?.(outcome);
     return s !== undefined;
   }
+  /** The requester stopped waiting (a time-out, the node closed). */
   forget(requestUUID: string): void {
     this.pending.delete(requestUUID);
+    if (!this.twoWay.delete(requestUUID)) return;
+    this.ended.add(requestUUID);
+    if (this.ended.size > LATE_REPLIES_REMEMBERED) this.ended.delete(this.ended.values().next().value as string);
   }
   get size(): number {
     return this.pending.size;
@@ -188,27 +223,35 @@ export async function startRpc(store: DeviceStore, call: RpcCall, s: RpcSettings
 }
 
 /**
- * The requests of one node waiting for their downlink: each ends once, with the downlink's outcome or, after
- * `timeoutMs`, a time-out (a 'queued' notice may come before); close() drops them all (the node is stopped).
+ * The requests of one node waiting for their downlink (and, for a two-way call, the device's reply): each ends
+ * once, with the outcome or, after `timeoutMs`, a time-out ('queued' and 'sent' notices may come before);
+ * close() drops them all (the node is stopped).
  */
 export class RpcWaits {
   private readonly waiting = new Map<string, NodeJS.Timeout>();
 
   constructor(private readonly pending: PendingRpcs = pendingRpcs) {}
 
-  wait(requestUUID: string, timeoutMs: number, settle: Settle): void {
+  wait(requestUUID: string, timeoutMs: number, settle: Settle, twoWay = false): void {
+    let sent = false;
     const timer = setTimeout(() => {
       this.waiting.delete(requestUUID);
       this.pending.forget(requestUUID);
-      settle({ status: 'timeout', error: `no downlink within ${timeoutMs} ms` });
+      const error = sent ? `no reply from the device within ${timeoutMs} ms` : `no downlink within ${timeoutMs} ms`;
+      settle({ status: 'timeout', error });
     }, timeoutMs);
     this.waiting.set(requestUUID, timer);
-    this.pending.add(requestUUID, (outcome) => {
-      if (outcome.status === 'queued') return settle(outcome);
-      clearTimeout(timer);
-      this.waiting.delete(requestUUID);
-      settle(outcome);
-    });
+    this.pending.add(
+      requestUUID,
+      (outcome) => {
+        if (outcome.status === 'sent') sent = true;
+        if (outcome.status === 'queued' || outcome.status === 'sent') return settle(outcome);
+        clearTimeout(timer);
+        this.waiting.delete(requestUUID);
+        settle(outcome);
+      },
+      twoWay,
+    );
   }
 
   get size(): number {

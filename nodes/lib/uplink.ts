@@ -20,6 +20,33 @@ export interface UplinkItem {
   deviceType: string;
   attributes: Record<string, unknown>;
   telemetry: TelemetryBatch[];
+  /** The device's reply to a two-way RPC call. */
+  rpcResponse?: RpcReply;
+}
+
+/**
+ * A decoder item's `rpcResponse`: `requestUUID` (the request's metadata.requestUUID, which the encoder passed
+ * to the device; `id` is accepted for it, as a device that answers on a ThingsBoard-style `.../response/{id}`
+ * topic has it) and `response`, the device's answer.
+ */
+export interface RpcReply {
+  requestUUID: string;
+  response: unknown;
+}
+
+function parseRpcResponse(v: unknown): RpcReply {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new MessageError(`rpcResponse must be an object {requestUUID, response}, got ${typeOf(v)}`, 'bad-rpc-reply');
+  }
+  const r = v as Record<string, unknown>;
+  const id = r.requestUUID ?? r.id;
+  if ((typeof id !== 'string' || id === '') && !Number.isInteger(id)) {
+    throw new MessageError(
+      `rpcResponse.requestUUID must be a non-empty string (or id an integer), got ${typeOf(id)}`,
+      'bad-rpc-reply',
+    );
+  }
+  return { requestUUID: String(id), response: r.response === undefined ? null : r.response };
 }
 
 export type ItemResult =
@@ -54,6 +81,7 @@ export function parseItem(raw: unknown, defaultTs: number): UplinkItem {
     deviceType: typeof r.deviceType === 'string' && r.deviceType !== '' ? r.deviceType : 'default',
     attributes,
     telemetry,
+    ...(r.rpcResponse === undefined || r.rpcResponse === null ? {} : { rpcResponse: parseRpcResponse(r.rpcResponse) }),
   };
 }
 

@@ -37,35 +37,44 @@ export = (RED: NodeAPI) => {
           input.done();
           return;
         }
-        waits.wait(call.requestUUID, settings.timeoutMs, (outcome) => {
-          if (outcome.status === 'queued') {
-            status.warn(
-              t(RED, 'rpc-request.status.queued', '__method__: __value__ queued', {
-                method: call.method,
-                value: String(JSON.stringify(received.payload)),
-              }),
-            );
-          } else if (outcome.status === 'ok') {
-            status.soon(() => ({
-              fill: 'green',
-              shape: 'dot',
-              text: t(RED, 'rpc-request.status.sent', '__method__: __value__ sent', {
-                method: call.method,
-                value: String(JSON.stringify(received.payload)),
-              }),
-            }));
-          } else if (outcome.status === 'timeout') {
-            status.warn(t(RED, 'rpc-request.status.timedOut', '__method__: timed out', { method: call.method }));
-          } else {
-            status.error(
-              t(RED, 'rpc-request.status.failed', '__method__: __error__', {
-                method: call.method,
-                error: outcome.error ?? outcome.status,
-              }),
-            );
-          }
-          input.output(rpcReply(received, call, received.payload, outcome), 1);
-        });
+        const value = String(JSON.stringify(received.payload));
+        const twoWay = !settings.oneway;
+        waits.wait(
+          call.requestUUID,
+          settings.timeoutMs,
+          (outcome) => {
+            const words = { method: call.method, value };
+            if (outcome.status === 'queued') {
+              status.warn(t(RED, 'rpc-request.status.queued', '__method__: __value__ queued', words));
+            } else if (outcome.status === 'sent') {
+              // A two-way call handed to MQTT: its Reply comes with the device's answer (or a time-out).
+              status.warn(
+                t(RED, 'rpc-request.status.awaitingReply', '__method__: __value__ sent, waiting for the reply', words),
+              );
+              return;
+            } else if (outcome.status === 'ok') {
+              const text = twoWay
+                ? t(RED, 'rpc-request.status.replied', '__method__: replied __response__', {
+                    method: call.method,
+                    response: String(JSON.stringify(outcome.response)),
+                  })
+                : t(RED, 'rpc-request.status.sent', '__method__: __value__ sent', words);
+              status.soon(() => ({ fill: 'green', shape: 'dot', text }));
+            } else if (outcome.status === 'timeout') {
+              status.warn(t(RED, 'rpc-request.status.timedOut', '__method__: timed out', { method: call.method }));
+            } else {
+              status.error(
+                t(RED, 'rpc-request.status.failed', '__method__: __error__', {
+                  method: call.method,
+                  error: outcome.error ?? outcome.status,
+                }),
+              );
+            }
+            const payload = twoWay && outcome.status === 'ok' ? outcome.response : received.payload;
+            input.output(rpcReply(received, call, payload, outcome), 1);
+          },
+          twoWay,
+        );
         input.output(started.request);
         input.done();
       },
