@@ -215,6 +215,20 @@ describe('knob logic (nodes/lib/knob.ts)', () => {
       assert.ok(sent.length >= 4 && sent.length <= 6, `${sent.length} set-points over one second of turning`);
     });
 
+    it('sends a value still waiting when the knob goes away, and nothing after', () => {
+      const { clock, sent, p } = pacer();
+      p.hold();
+      p.change(42);
+      p.finish();
+      assert.deepEqual(
+        sent.map((x) => x.v),
+        [42],
+      );
+      clock.advance(5000);
+      p.finish();
+      assert.equal(sent.length, 1);
+    });
+
     it('is busy while held or while a value waits, so input messages do not move the needle meanwhile', () => {
       const { clock, p } = pacer();
       assert.equal(p.busy, false);

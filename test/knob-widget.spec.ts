@@ -24,6 +24,7 @@ const SETTINGS = 'devices/Thermostat-A/temperature/settings';
 const LATEST = 'devices/Thermostat-A/temperature/latest';
 const SETPOINT_IN = 'test/knob/setpoint';
 const CONTINUOUS = 'test/knob/continuous';
+const MESSAGE_IN = 'test/knob/message';
 /** Longer than the tutorial knob's settle time (600 ms) plus the trip to the subscriber. */
 const QUIET_MS = 1500;
 
@@ -55,6 +56,31 @@ function flows(mqttPort: number): unknown[] {
       rap: true,
       rh: 0,
       inputs: 0,
+      wires: [['ex2knob00000001']],
+    },
+    // Any message to the knob: the JSON published is the message itself (msg.enabled, msg.ui_update, ...).
+    {
+      id: 'kwmsgin00000001',
+      type: 'mqtt in',
+      z,
+      name: '',
+      topic: MESSAGE_IN,
+      qos: '1',
+      datatype: 'json',
+      broker: 'ex2broker000001',
+      nl: false,
+      rap: true,
+      rh: 0,
+      inputs: 0,
+      wires: [['kwasmsg00000001']],
+    },
+    {
+      id: 'kwasmsg00000001',
+      type: 'function',
+      z,
+      name: 'the JSON as the message',
+      func: 'const m = msg.payload;\ndelete msg.payload;\nreturn Object.assign(msg, m);',
+      outputs: 1,
       wires: [['ex2knob00000001']],
     },
     ...dashboardNodes('kwdark', {
@@ -282,6 +308,25 @@ describe('knob widget node (rule-knob) in Dashboard 2.0, behind the tutorial flo
     await waitFor(async () => (await now()) === 70, 10000, 'the needle at 70 (70.2 snapped to the step)');
     await delay(QUIET_MS);
     assert.deepEqual(published.slice(before), []);
+  });
+
+  it('is disabled by msg.enabled false and enabled again by true; msg.ui_update changes its label', async () => {
+    const message = (m: unknown) => client.publishAsync(MESSAGE_IN, JSON.stringify(m), { qos: 1 });
+    await message({ enabled: false });
+    await waitFor(async () => (await knob.getAttribute('aria-disabled')) === 'true', 10000, 'the knob disabled');
+    assert.equal(await knob.getAttribute('tabindex'), '-1');
+    const value = await now();
+    await knob.focus();
+    await page.keyboard.press('ArrowUp');
+    assert.equal(await now(), value, 'keys do nothing while disabled');
+    await message({ enabled: true });
+    await waitFor(async () => (await knob.getAttribute('aria-disabled')) === null, 10000, 'the knob enabled');
+    await message({ ui_update: { label: 'Target' } });
+    const renamed = page.getByRole('slider', { name: 'Target' });
+    await renamed.waitFor({ timeout: 10000 });
+    await message({ ui_update: { label: 'Set-point' } });
+    await knob.waitFor({ timeout: 10000 });
+    assert.equal(await now(), value, 'nothing moved the needle');
   });
 
   it('marks the current value stale when readings stop for 3 intervals', async () => {

@@ -217,7 +217,7 @@ export const RuleKnob = {
   },
   unmounted(this: Vm) {
     if (this.ticker) clearInterval(this.ticker);
-    this.pacer.cancel();
+    this.pacer.finish();
   },
   watch: {
     settings(this: Vm, s: KnobSettings) {

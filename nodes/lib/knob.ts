@@ -247,6 +247,13 @@ export class SendPacer {
     this.stopTimer();
   }
 
+  /** Sends a value still waiting now (the knob is going away: a set-point the user chose is not dropped). */
+  finish(): void {
+    this.held = false;
+    this.stopTimer();
+    this.flush();
+  }
+
   private schedule(): void {
     const s = this.settings();
     if (s.send === 'settle') {
