@@ -28,6 +28,12 @@ const MESSAGE_IN = 'test/knob/message';
 /** Longer than the tutorial knob's settle time (600 ms) plus the trip to the subscriber. */
 const QUIET_MS = 1500;
 
+/** An mqtt in node on the tutorial's broker that parses JSON and feeds `target`. */
+function jsonIn(id: string, z: string, topic: string, target: string): Record<string, unknown> {
+  const node = { id, type: 'mqtt in', z, name: '', topic, qos: '1', datatype: 'json', broker: 'ex2broker000001' };
+  return { ...node, nl: false, rap: true, rh: 0, inputs: 0, wires: [[target]] };
+}
+
 function flows(mqttPort: number): unknown[] {
   const tutorial = readExamples().find((e) => e.file.startsWith('02-'));
   assert.ok(tutorial, 'examples/02');
@@ -43,37 +49,9 @@ function flows(mqttPort: number): unknown[] {
     ...nodes,
     { id: z, type: 'tab', label: 'knob test' },
     // Sets the tutorial's knob from outside, as a flow would (msg.payload).
-    {
-      id: 'kwsetin00000001',
-      type: 'mqtt in',
-      z,
-      name: '',
-      topic: SETPOINT_IN,
-      qos: '1',
-      datatype: 'json',
-      broker: 'ex2broker000001',
-      nl: false,
-      rap: true,
-      rh: 0,
-      inputs: 0,
-      wires: [['ex2knob00000001']],
-    },
+    jsonIn('kwsetin00000001', z, SETPOINT_IN, 'ex2knob00000001'),
     // Any message to the knob: the JSON published is the message itself (msg.enabled, msg.ui_update, ...).
-    {
-      id: 'kwmsgin00000001',
-      type: 'mqtt in',
-      z,
-      name: '',
-      topic: MESSAGE_IN,
-      qos: '1',
-      datatype: 'json',
-      broker: 'ex2broker000001',
-      nl: false,
-      rap: true,
-      rh: 0,
-      inputs: 0,
-      wires: [['kwasmsg00000001']],
-    },
+    jsonIn('kwmsgin00000001', z, MESSAGE_IN, 'kwasmsg00000001'),
     {
       id: 'kwasmsg00000001',
       type: 'function',
