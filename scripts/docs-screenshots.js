@@ -36,17 +36,18 @@ async function main() {
     fs.mkdirSync(outDir, { recursive: true });
     const base = `http://127.0.0.1:${port}`;
 
-    const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
     await page.goto(`${base}/dashboard`);
-    const knob = page.getByRole('slider', { name: 'Temperature set-point' });
+    const knob = page.getByRole('slider', { name: 'Set-point' });
     await knob.waitFor({ timeout: 30000 });
     await delay(15000); // some history in the chart
     await knob.focus();
     await page.keyboard.press('Home');
-    for (let i = 0; i < 4; i++) await page.keyboard.press('PageUp'); // 40
+    for (let i = 0; i < 4; i++) await page.keyboard.press('PageUp'); // 40, sent once the knob settles
     await delay(12000); // the temperature on its way to 40
     await knob.blur();
-    await page.screenshot({ path: path.join(outDir, 'demo-dashboard.png') });
+    // The whole page, so that no card is cut at the bottom of the window.
+    await page.screenshot({ path: path.join(outDir, 'demo-dashboard.png'), fullPage: true });
 
     const editor = await browser.newPage({ viewport: { width: 1600, height: 780 } });
     await editor.goto(`${base}/#flow/ex2tab000000001`);

@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { tbDownlinkEncoder, tbUplinkDecoder } from './tb-fixtures';
 import {
+  dashboardNodes,
   delay,
   freePort,
   launchChromium,
@@ -74,6 +75,10 @@ const INTEGRATION = {
   queueMaxAge: '30',
   coalesce: false,
 };
+
+/** A Dashboard 2.0 page with one group (Dashboard 2.0 is installed in the test user directory), for the knob. */
+const UI = dashboardNodes('edui', { path: '/page', group: 'Thermostat' });
+const UI_GROUP = { id: 'eduigroup' };
 
 /** A node's settings without its id and type: what props() returns besides `valid`. */
 const settingsOf = (n: Record<string, unknown>) =>
@@ -888,6 +893,41 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     await expectMarked(id, false, t);
     assert.deepEqual(await props(id), { valid: true, ...ENTERED[t] });
     await deviceStoreRoundTrip(id, t);
+  });
+
+  editorTest('rule-knob: a Dashboard 2.0 group, range, step and send mode, each checked', [TAB, ...UI], async () => {
+    const t = 'rule-knob';
+    const id = await addFromPalette(t);
+    await openNode(id);
+    await page.locator('#node-input-group').selectOption(UI_GROUP.id);
+    await type('#node-input-label', 'Set-point');
+    await type('#node-input-max', '-5');
+    await expectInputError('#node-input-max', true);
+    await type('#node-input-max', '40');
+    await expectInputError('#node-input-max', false);
+    await type('#node-input-min', '5');
+    await type('#node-input-step', '50');
+    await expectInputError('#node-input-step', true);
+    await type('#node-input-step', '0.5');
+    await expectInputError('#node-input-step', false);
+    await type('#node-input-unit', '°C');
+    assert.equal(await page.locator('#rule-knob-settle-row').isVisible(), true, 'settle time for the default mode');
+    assert.equal(await page.locator('#rule-knob-throttle-row').isVisible(), false);
+    await page.locator('#node-input-send').selectOption('continuous');
+    assert.equal(await page.locator('#rule-knob-settle-row').isVisible(), false);
+    assert.equal(await page.locator('#rule-knob-throttle-row').isVisible(), true, 'throttle for continuous');
+    await type('#node-input-throttle', '10');
+    await expectInputError('#node-input-throttle', true);
+    await type('#node-input-throttle', '300');
+    await expectInputError('#node-input-throttle', false);
+    await checkDialog(t);
+    await done();
+    await expectMarked(id, false, t);
+    const p = await props(id);
+    assert.deepEqual(
+      [p.group, p.label, p.min, p.max, p.step, p.unit, p.send, p.throttle, p.settle, p.staleIntervals],
+      [UI_GROUP.id, 'Set-point', '5', '40', '0.5', '°C', 'continuous', '300', 600, 3],
+    );
   });
 
   it('has a test above for every node type of the package', function () {

@@ -89,6 +89,7 @@ function dynamicKeys(set: (typeof SETS)[number], js: string): Record<string, str
     'msg-type-switch.outputs.': ports ? [...ports.matchAll(/'([^']+)'/g)].map((m) => m[1]) : [],
     'integration.errors.':
       set.name === 'integration' ? [...js.matchAll(/invalid\(this, '([^']+)'\)/g)].map((m) => m[1]) : [],
+    'knob.errors.': set.name === 'knob' ? [...js.matchAll(/check\('([^']+)'/g)].map((m) => m[1]) : [],
   };
 }
 

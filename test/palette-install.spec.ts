@@ -6,7 +6,8 @@
  * (POST /nodes, field "tarball": Manage palette > Install > upload), so Node-RED's own installer runs its own npm
  * with the palette's arguments (`--omit=dev --engine-strict ...`) under the Node.js that runs Node-RED. Then the
  * admin API must show every node set enabled and loaded, the icons, the help, the examples under the package
- * name, and the same again after a restart.
+ * name, and the same again after a restart; then, with Dashboard 2.0 installed beside it, the knob widget in a
+ * dashboard page.
  *
  * The tarball comes from scripts/test-matrix.js (PALETTE_PACK names its `npm pack --json` summary, made with the
  * prepack build); run alone, this spec packs the already built tree itself.
@@ -17,7 +18,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { helper } from './support';
-import { freePort, NodeRedProcess, nodeRedDir, pkg, root, writeSettings } from './toolkit';
+import {
+  dashboardNodes,
+  freePort,
+  launchChromium,
+  linkPackage,
+  NodeRedProcess,
+  nodeRedDir,
+  pkg,
+  root,
+  writeSettings,
+} from './toolkit';
 
 const moduleName: string = pkg.name;
 const nodeSets: Record<string, string> = pkg['node-red'].nodes;
@@ -323,5 +334,37 @@ describe(`palette install of the packed tarball on Node-RED ${nodeRedVersion}, N
     await red.start();
     assert.doesNotMatch(red.output, /Waiting for missing types|Missing node types/, red.output);
     await checkNodeSets();
+  });
+
+  it('shows the knob widget in a Dashboard 2.0 page once Dashboard 2.0 is installed too', async function () {
+    requireInstalled();
+    this.timeout(120000);
+    // The devDependency, linked in as npm would install it; a restart loads it.
+    await red.stop('SIGINT');
+    const dashboard = path.dirname(require.resolve('@flowfuse/node-red-dashboard/package.json', { paths: [root] }));
+    linkPackage(userDir, '@flowfuse/node-red-dashboard', dashboard);
+    await red.start();
+    const from = red.output.length;
+    await red.deploy([
+      { id: 'pk-tab', type: 'tab', label: 'knob' },
+      ...dashboardNodes('pk-', { path: '/knob', group: 'Group' }),
+      { id: 'pk-knob', type: 'rule-knob', z: 'pk-tab', group: 'pk-group', label: 'Palette knob', wires: [[]] },
+    ]);
+    await red.waitForLog(/Started flows/, 20000, from);
+    assert.doesNotMatch(red.output.slice(from), /Waiting for missing types|\[error\]/, red.output.slice(from));
+    // The bundle the dashboard imports, served from the package's resources/ as Node-RED serves every package's.
+    const umd = await red.get(`/resources/${moduleName}/rule-knob.umd.js`, '*/*');
+    assert.equal(umd.status, 200);
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      await page.goto(red.url('/dashboard/knob'));
+      await page.getByRole('slider', { name: 'Palette knob' }).waitFor({ timeout: 30000 });
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
   });
 });

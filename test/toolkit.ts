@@ -307,6 +307,15 @@ export class NodeRedProcess {
   }
 }
 
+/** Node-RED started on a new user directory from makeUserDir(prefix), running `flows`. */
+export async function startNodeRedWith(prefix: string, flows: unknown[]): Promise<NodeRedProcess> {
+  const userDir = makeUserDir(prefix);
+  writeSettings(userDir, flows);
+  const red = new NodeRedProcess(userDir, await freePort());
+  await red.start();
+  return red;
+}
+
 // -------------------------------------------------------------------------------------------------- Chromium
 
 /** The Chromium that Debian's `chromium` package installs; nothing here downloads a browser. */
@@ -360,4 +369,73 @@ export function mqttBrokerNode(id: string, port: number, name = 'test broker'): 
     keepalive: 60,
     cleansession: true,
   };
+}
+
+/**
+ * Dashboard 2.0 config nodes for a test page at `path` with one group: a ui-base at /dashboard (none when
+ * `base` names an existing one), a ui-theme (light unless `colors` says otherwise), the ui-page and the
+ * ui-group, with ids `<prefix>base`, `<prefix>theme`, `<prefix>page` and `<prefix>group`.
+ */
+export function dashboardNodes(
+  prefix: string,
+  opts: { path: string; group: string; base?: string; colors?: Record<string, string> },
+): Array<Record<string, unknown>> {
+  const base = opts.base ?? `${prefix}base`;
+  const nodes: Array<Record<string, unknown>> = [
+    {
+      id: `${prefix}theme`,
+      type: 'ui-theme',
+      name: `${opts.group} theme`,
+      colors: opts.colors ?? {
+        surface: '#ffffff',
+        primary: '#0d74ce',
+        bgPage: '#eeeeee',
+        groupBg: '#ffffff',
+        groupOutline: '#cccccc',
+      },
+      sizes: { density: 'default', pagePadding: '12px', groupGap: '12px', groupBorderRadius: '4px', widgetGap: '12px' },
+    },
+    {
+      id: `${prefix}page`,
+      type: 'ui-page',
+      name: opts.group,
+      ui: base,
+      path: opts.path,
+      icon: 'home',
+      layout: 'grid',
+      theme: `${prefix}theme`,
+      order: 9,
+      className: '',
+      visible: 'true',
+      disabled: 'false',
+    },
+    {
+      id: `${prefix}group`,
+      type: 'ui-group',
+      name: opts.group,
+      page: `${prefix}page`,
+      width: '4',
+      height: '1',
+      order: 1,
+      showTitle: true,
+      className: '',
+      visible: 'true',
+      disabled: 'false',
+      groupType: 'default',
+    },
+  ];
+  if (!opts.base) {
+    nodes.unshift({
+      id: base,
+      type: 'ui-base',
+      name: 'dashboard',
+      path: '/dashboard',
+      includeClientData: true,
+      acceptsClientConfig: ['ui-notification', 'ui-control'],
+      headerContent: 'page',
+      navigationStyle: 'default',
+      titleBarStyle: 'default',
+    });
+  }
+  return nodes;
 }
