@@ -168,7 +168,7 @@ describe('two-way RPC through the integration', () => {
 
       it('concurrent calls to five devices, answered in the reverse order: each Reply gets its own device answer', async () => {
         const reply = collect('reply');
-        ['dev-1', 'dev-2', 'dev-3', 'dev-4', 'dev-5'].forEach((d, i) => answerAfter.set(d, 500 - i * 100));
+        for (let i = 1; i <= 5; i++) answerAfter.set(`dev-${i}`, 600 - i * 100);
         for (let i = 1; i <= 5; i++) {
           ask(`dev-${i}`, { n: i });
           ask(`dev-${i}`, { n: i * 10 });
@@ -216,7 +216,10 @@ describe('two-way RPC through the integration', () => {
         await waitFor(() => upFail.msgs.length === 3, 10_000, 'three failures');
         const codes = upFail.msgs.map((m) => (m.error as { code: string }).code);
         assert.deepEqual(codes, ['rpc-reply-unknown', 'bad-rpc-reply', 'bad-rpc-reply']);
-        assert.match(String((upFail.msgs[0]?.error as { message: string }).message), /no such request is waiting/);
+        assert.match(
+          String((upFail.msgs[0]?.error as { message?: string } | undefined)?.message),
+          /no such request is waiting/,
+        );
         assert.equal(upOk.msgs.length, 0);
       });
 
@@ -235,7 +238,11 @@ describe('two-way RPC through the integration', () => {
         const reply = collect('reply');
         ask('dev-3', 21);
         await waitFor(() => reply.msgs.length === 1, 10_000, 'the reply');
-        assert.equal((reply.msgs[0]?.rpc as { status: string }).status, 'ok', JSON.stringify(reply.msgs[0]?.rpc));
+        assert.equal(
+          (reply.msgs[0]?.rpc as { status?: string } | undefined)?.status,
+          'ok',
+          JSON.stringify(reply.msgs[0]?.rpc),
+        );
         assert.equal(reply.msgs[0]?.payload, 21, 'the value sent, as before');
       });
     });

@@ -2,7 +2,7 @@
  * Config node "integration": the uplink decoder and downlink encoder, integration metadata, the device store,
  * the downlink topic pattern and MQTT options. Compiles both converters once per deploy.
  */
-import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { NodeAPI, NodeDef } from 'node-red';
 import { registerIntegrationRoutes } from '../lib/admin-routes';
 import { BrokerWaitingRoom, DEFAULT_DOWNLINK_QUEUE } from '../lib/downlink-queue';
 import { DEFAULT_MAX_PAYLOAD, Integration, metadataFrom, qosOf } from '../lib/integration';
