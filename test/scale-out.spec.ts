@@ -1,0 +1,166 @@
+/**
+ * Several Node-RED instances behind an MQTT shared subscription, as docs/scale-out.md describes: Debian's
+ * mosquitto (it has `$share`) and two real Node-RED processes running the scale-out example
+ * (examples/07-scale-out.json: mqtt in on `$share/rule-engine/devices/+/temperature/latest`, the tutorial's
+ * uplink, save attributes and save time series). Each instance's Success and Failure outputs publish every
+ * reading to a counting subscriber in this process, so every reading is accounted for by number.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { startTestBroker, type TestMqttBroker } from './mqtt-broker';
+import {
+  type Reading,
+  ScaleCounter,
+  ScaleFeeder,
+  type ScaleFlowOptions,
+  scaleFlow,
+  shuffledReadings,
+} from './scale-out';
+import { freePort, makeUserDir, NodeRedProcess, nodeRedDir, waitFor, writeSettings } from './toolkit';
+
+const INSTANCES = ['a', 'b'];
+
+describe('scale-out: two Node-RED instances on one shared subscription (mosquitto)', function () {
+  this.timeout(120000);
+  let broker: TestMqttBroker;
+  let counter: ScaleCounter;
+  let feeder: ScaleFeeder;
+  const reds = new Map<string, NodeRedProcess>();
+  const userDirs: string[] = [];
+  /** Reading numbers already used: each case numbers its readings from here, so counts never mix. */
+  let nextSeq = 0;
+
+  async function startInstance(instance: string, extra: Partial<ScaleFlowOptions> = {}): Promise<NodeRedProcess> {
+    let red = reds.get(instance);
+    if (!red) {
+      const userDir = makeUserDir(`rule-engine-scale-${instance}-`, { dashboard: false });
+      userDirs.push(userDir);
+      writeSettings(userDir, scaleFlow({ brokerPort: broker.port, instance, counters: true, ...extra }));
+      red = new NodeRedProcess(userDir, await freePort(), { nodeRed: nodeRedDir() });
+      reds.set(instance, red);
+    }
+    await red.start();
+    await red.waitForLog(/Connected to broker/, 20000);
+    return red;
+  }
+
+  /**
+   * Publishes readings of a warm-up device until each of `instances` has reported one: then each holds its share
+   * of the subscription (mosquitto hands shared messages round-robin).
+   */
+  async function untilEachReports(instances: string[]): Promise<void> {
+    const before = new Map(instances.map((i) => [i, counter.byInstance.get(i) ?? 0]));
+    await waitFor(
+      async () => {
+        const r = shuffledReadings(1, 1, take(1));
+        await feeder.publish(r.map((x) => ({ ...x, device: 'Warm-up' })));
+        return instances.every((i) => (counter.byInstance.get(i) ?? 0) > (before.get(i) ?? 0));
+      },
+      20000,
+      `each of ${instances.join(', ')} to process a reading`,
+      100,
+    );
+  }
+
+  function take(n: number): number {
+    const first = nextSeq;
+    nextSeq += n;
+    return first;
+  }
+
+  function seqs(readings: Reading[]): number[] {
+    return readings.map((r) => r.seq);
+  }
+
+  /** Waits until every reading has been reported, or nothing new was reported for `quietMs`. */
+  async function settle(readings: Reading[], ms = 60000, quietMs = 3000): Promise<number> {
+    let last = -1;
+    let lastChange = Date.now();
+    let n = 0;
+    await waitFor(
+      () => {
+        n = counter.reported(seqs(readings));
+        if (n !== last) {
+          last = n;
+          lastChange = Date.now();
+        }
+        return n === readings.length || Date.now() - lastChange > quietMs;
+      },
+      ms,
+      'the readings to be reported',
+      100,
+    );
+    return n;
+  }
+
+  before(async () => {
+    broker = await startTestBroker('mosquitto', undefined, { quiet: true });
+    counter = await ScaleCounter.connect(broker.url);
+    feeder = await ScaleFeeder.connect(broker.url);
+    await Promise.all(INSTANCES.map((i) => startInstance(i)));
+    await untilEachReports(INSTANCES);
+  });
+
+  after(async () => {
+    await Promise.all([...reds.values()].map((r) => r.stop()));
+    await feeder?.close();
+    await counter?.close();
+    await broker?.stop();
+    for (const d of userDirs) fs.rmSync(d, { recursive: true, force: true });
+  });
+
+  it('processes 10,000 readings of 100 devices (QoS 1, timestamps shuffled) exactly once, shared by both', async () => {
+    const readings = shuffledReadings(100, 100, take(10000));
+    const shares = new Map(INSTANCES.map((i) => [i, counter.byInstance.get(i) ?? 0]));
+    await feeder.publish(readings);
+    const reported = await settle(readings);
+    const twice = seqs(readings).filter((s) => (counter.ok.get(s) ?? 0) + (counter.failed.get(s) ?? 0) > 1);
+    const failed = seqs(readings).filter((s) => counter.failed.has(s));
+    assert.equal(reported, readings.length, 'every reading reported');
+    assert.deepEqual(twice, [], 'no reading processed twice');
+    assert.deepEqual(failed, [], 'no reading at Failure');
+    for (const i of INSTANCES) {
+      const share = (counter.byInstance.get(i) ?? 0) - (shares.get(i) ?? 0);
+      // Round-robin: each gets about half; a third is far from it and still shows that both took part.
+      assert.ok(share > readings.length / 3, `instance ${i} processed ${share} of ${readings.length}`);
+    }
+  });
+
+  it('goes on after kill -9 of one instance mid-stream; only readings that instance held are lost', async () => {
+    const [survivor, victim] = INSTANCES;
+    const first = shuffledReadings(100, 50, take(5000), 7);
+    const victimRed = reds.get(victim) as NodeRedProcess;
+    const victimAtStart = counter.byInstance.get(victim) ?? 0;
+    let killed = false;
+    await feeder.publish(first, 200, (sent) => {
+      // A quarter of the way in: the victim is busy with its share.
+      if (!killed && sent >= first.length / 4 && (counter.byInstance.get(victim) ?? 0) > victimAtStart) {
+        killed = true;
+        victimRed.kill();
+      }
+    });
+    assert.ok(killed, 'the victim was killed mid-stream');
+    const reported = await settle(first);
+    const lost = first.length - reported;
+    const twice = seqs(first).filter((s) => (counter.ok.get(s) ?? 0) > 1);
+    assert.deepEqual(twice, [], 'no reading processed twice');
+    // Lost: what mosquitto had handed to the victim and the victim had not yet saved. Never more than the
+    // victim's share of the stream after the kill's moment, and the survivor's share is all there.
+    assert.ok(lost < first.length / 2, `lost ${lost} of ${first.length}`);
+    console.log(`      kill -9 mid-stream: ${lost} of ${first.length} readings lost (clean sessions)`);
+
+    // Once mosquitto has dropped the victim, the survivor takes every reading.
+    const afterKill = shuffledReadings(100, 20, take(2000), 8);
+    await feeder.publish(afterKill);
+    assert.equal(await settle(afterKill), afterKill.length, 'every reading after the kill processed');
+    assert.equal(
+      afterKill.filter((r) => counter.ok.get(r.seq) === 1).length,
+      afterKill.length,
+      `all saved once, by ${survivor}`,
+    );
+
+    // Back to two instances for whatever runs next.
+    await startInstance(victim);
+    await untilEachReports(INSTANCES);
+  });
+});
