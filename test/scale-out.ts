@@ -84,6 +84,8 @@ export interface Reading {
   seq: number;
   device: string;
   ts: number;
+  /** The device type it reports (default thermostat). */
+  type?: string;
 }
 
 export function readingTopic(device: string): string {
@@ -91,7 +93,12 @@ export function readingTopic(device: string): string {
 }
 
 export function readingPayload(r: Reading): string {
-  return JSON.stringify({ deviceName: r.device, deviceType: 'thermostat', temperature: r.seq, timestamp: r.ts });
+  return JSON.stringify({
+    deviceName: r.device,
+    deviceType: r.type ?? 'thermostat',
+    temperature: r.seq,
+    timestamp: r.ts,
+  });
 }
 
 /**
@@ -151,7 +158,7 @@ function connect(url: string, clientId: string): Promise<MqttClient> {
 export class ScaleCounter {
   readonly ok = new Map<number, number>();
   readonly failed = new Map<number, number>();
-  /** Reports per instance, ok and failed together. */
+  /** Readings saved, per instance. */
   readonly byInstance = new Map<string, number>();
   private constructor(private readonly client: MqttClient) {}
 
@@ -169,7 +176,7 @@ export class ScaleCounter {
     if (seq === undefined) return;
     const into = kind === 'ok' ? this.ok : this.failed;
     into.set(seq, (into.get(seq) ?? 0) + 1);
-    this.byInstance.set(instance, (this.byInstance.get(instance) ?? 0) + 1);
+    if (kind === 'ok') this.byInstance.set(instance, (this.byInstance.get(instance) ?? 0) + 1);
   }
 
   /** How many of `seqs` were reported at all (ok or failed). */

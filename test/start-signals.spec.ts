@@ -81,30 +81,35 @@ function tree(top: number): Proc[] {
 
 const describeLinux = process.platform === 'linux' ? describe : describe.skip;
 
+/** The case running now: its npm process, the processes recorded under it, its user directory. */
+let npm: ChildProcess | undefined;
+let recorded: Proc[] = [];
+let userDir = '';
+
+/** Whatever a failed case left behind: only the processes this case started, by pid. */
+function cleanUp(): void {
+  for (const p of recorded) {
+    if (!alive(p)) continue;
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {}
+  }
+  if (npm?.pid) {
+    try {
+      process.kill(-npm.pid, 'SIGKILL');
+    } catch {}
+  }
+  npm = undefined;
+  recorded = [];
+  if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+}
+
 describeLinux('npm start: every way of stopping it stops everything', function () {
   this.timeout(120000);
 
-  let npm: ChildProcess | undefined;
-  let recorded: Proc[] = [];
-  let userDir = '';
-
   afterEach(function () {
     this.timeout(20000);
-    // Whatever a failed case left behind: only the processes this case started, by pid.
-    for (const p of recorded) {
-      if (!alive(p)) continue;
-      try {
-        process.kill(p.pid, 'SIGKILL');
-      } catch {}
-    }
-    if (npm?.pid) {
-      try {
-        process.kill(-npm.pid, 'SIGKILL');
-      } catch {}
-    }
-    npm = undefined;
-    recorded = [];
-    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+    cleanUp();
   });
 
   /** Starts `npm start` and waits until a flow has written `token` into the `file` context store. */
@@ -238,26 +243,9 @@ describeLinux('npm start: every way of stopping it stops everything', function (
 describeLinux('npm start -- --instances 2: the scale-out recipe stops as cleanly', function () {
   this.timeout(120000);
 
-  let npm: ChildProcess | undefined;
-  let recorded: Proc[] = [];
-  let userDir = '';
-
   afterEach(function () {
     this.timeout(20000);
-    for (const p of recorded) {
-      if (!alive(p)) continue;
-      try {
-        process.kill(p.pid, 'SIGKILL');
-      } catch {}
-    }
-    if (npm?.pid) {
-      try {
-        process.kill(-npm.pid, 'SIGKILL');
-      } catch {}
-    }
-    npm = undefined;
-    recorded = [];
-    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+    cleanUp();
   });
 
   /** Runs `npm start -- --instances 2 ...` in its own process group; `env` on top of this process's. */
