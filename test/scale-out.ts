@@ -31,6 +31,11 @@ export interface ScaleFlowOptions {
   persistentSession?: boolean;
   /** Wire Success and Failure to mqtt out nodes that report each reading (for the tests and the benchmark). */
   counters?: boolean;
+  /**
+   * Readings under `<topicPrefix>/devices/...` and a share group of their own: set-ups side by side on one
+   * broker each get only their own readings (the benchmark).
+   */
+  topicPrefix?: string;
 }
 
 /** The scale-out example as shipped. */
@@ -48,6 +53,10 @@ export function scaleFlow(o: ScaleFlowOptions): FlowNode[] {
   if (o.persistentSession) {
     broker.clientid = `rule-engine-${o.instance}`;
     broker.cleansession = false;
+  }
+  if (o.topicPrefix) {
+    const mqttIn = nodes.find((n) => n.type === 'mqtt in') as FlowNode;
+    mqttIn.topic = `$share/rule-engine-${o.topicPrefix}/${readingTopic('+', o.topicPrefix)}`;
   }
   const store = nodes.find((n) => n.type === 'rule-device-store') as FlowNode;
   if (o.redisUrl) {
@@ -88,8 +97,8 @@ export interface Reading {
   type?: string;
 }
 
-export function readingTopic(device: string): string {
-  return `devices/${device}/temperature/latest`;
+export function readingTopic(device: string, topicPrefix?: string): string {
+  return `${topicPrefix ? `${topicPrefix}/` : ''}devices/${device}/temperature/latest`;
 }
 
 export function readingPayload(r: Reading): string {
@@ -160,6 +169,8 @@ export class ScaleCounter {
   readonly failed = new Map<number, number>();
   /** Readings saved, per instance. */
   readonly byInstance = new Map<string, number>();
+  /** Called on each report, after it is counted. */
+  onReport: (instance: string) => void = () => {};
   private constructor(private readonly client: MqttClient) {}
 
   static async connect(url: string): Promise<ScaleCounter> {
@@ -177,6 +188,7 @@ export class ScaleCounter {
     const into = kind === 'ok' ? this.ok : this.failed;
     into.set(seq, (into.get(seq) ?? 0) + 1);
     if (kind === 'ok') this.byInstance.set(instance, (this.byInstance.get(instance) ?? 0) + 1);
+    this.onReport(instance);
   }
 
   /** How many of `seqs` were reported at all (ok or failed). */
@@ -199,13 +211,18 @@ export class ScaleFeeder {
     return new ScaleFeeder(await connect(url, `scale-feeder-${process.pid}-${Date.now()}`));
   }
 
-  async publish(readings: Reading[], inFlight = 200, onSent: (done: number) => void = () => {}): Promise<void> {
+  async publish(
+    readings: Reading[],
+    inFlight = 200,
+    onSent: (done: number) => void = () => {},
+    topicPrefix?: string,
+  ): Promise<void> {
     let next = 0;
     let done = 0;
     const worker = async () => {
       while (next < readings.length) {
         const r = readings[next++];
-        await this.client.publishAsync(readingTopic(r.device), readingPayload(r), { qos: 1 });
+        await this.client.publishAsync(readingTopic(r.device, topicPrefix), readingPayload(r), { qos: 1 });
         onSent(++done);
       }
     };
