@@ -132,7 +132,12 @@ export function describeRedisError(err: unknown, opts: { password?: string; tls?
     text = `TLS error: ${message}`;
   } else if (/Timeout/.test(name) || /timeout/i.test(message)) {
     text = opts.tls ? 'no TLS handshake in time (does the server speak TLS?)' : 'no answer in time';
-  } else if (/SocketClosedUnexpectedly/.test(name) || /closed unexpectedly/i.test(message)) {
+  } else if (
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    /SocketClosedUnexpectedly/.test(name) ||
+    /closed unexpectedly/i.test(message)
+  ) {
     text = 'connection lost';
   } else text = message;
   return opts.password ? text.split(opts.password).join('***') : text;
