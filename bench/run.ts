@@ -6,6 +6,9 @@
  *   npm run bench -- --quick      under 3 minutes, same outputs
  *   npm run bench -- --memory     RSS of Node-RED with 100,000 devices, then after 1,000,000 messages
  *                                 through our path (bench/results/memory.json)
+ *   npm run bench -- --scale [--quick]
+ *                                 the scale-out recipe: the uplink on one instance with the context store, one
+ *                                 on Redis, two on Redis (bench/scale.ts; bench/results/scale.json)
  *   npm run bench -- --profile[=ours,uplink]
  *                                 CPU profile of the Node-RED process under full load on each listed set-up
  *                                 (bench/results/profile-<setup>.json; the .cpuprofile goes to the temp dir)
@@ -31,10 +34,12 @@ import { type NodeRedProcess, startNodeRedProcess } from './lib/node-red-process
 import { printProfile, summariseProfile } from './lib/profile';
 import { type Spread, spread } from './lib/stats';
 import { barChartSvg } from './lib/svg';
+import { scaleBench } from './scale';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const memoryMode = args.includes('--memory');
+const scaleMode = args.includes('--scale');
 const profileArg = args.find((a) => a.startsWith('--profile'));
 const numArg = (name: string, dflt: number) => {
   const a = args.find((x) => x.startsWith(`--${name}=`));
@@ -155,7 +160,12 @@ async function sideBySide() {
   const tput: Record<string, ThroughputResult[]> = {};
   const lat: Record<string, LatencyResult[]> = {};
   const k = (s: Setup, q: Qos) => `${s}/q${q}`;
-  for (const s of SETUPS) for (const q of QOS) (tput[k(s, q)] = []), (lat[k(s, q)] = []);
+  for (const s of SETUPS) {
+    for (const q of QOS) {
+      tput[k(s, q)] = [];
+      lat[k(s, q)] = [];
+    }
+  }
 
   // Warm-up: every path once (JIT, pools, caches), not recorded.
   for (const s of SETUPS) {
@@ -449,7 +459,26 @@ async function memory() {
 
 async function main() {
   if (memoryMode) await memory();
-  else if (profileArg) {
+  else if (scaleMode) {
+    const started = Date.now();
+    const loadStart = load();
+    await scaleBench({
+      quick,
+      write: (name, data) => path.relative(root, writeJson(name, data)),
+      context: () => ({
+        date: new Date().toISOString(),
+        mode: quick ? 'quick' : 'full',
+        commit: gitCommit(),
+        duration_s: Math.round((Date.now() - started) / 1000),
+        machine: { ...machine(), load_avg_start: loadStart, load_avg_end: load() },
+        versions: {
+          node: process.versions.node,
+          node_red: packageVersion('node-red'),
+          mqtt_js: packageVersion('mqtt'),
+        },
+      }),
+    });
+  } else if (profileArg) {
     const list = profileArg.includes('=') ? (profileArg.split('=')[1].split(',') as Setup[]) : (['ours'] as Setup[]);
     for (const s of list) if (!SETUPS.includes(s)) throw new Error(`unknown set-up ${s}`);
     await profile(list);

@@ -4,6 +4,9 @@
 // examples deployed, and the virtual thermostat; Ctrl-C stops all of it, and so do SIGTERM and SIGHUP (the
 // terminal closing) and the end of the npm process that started it (see watchParent).
 // Everything comes from the project's node_modules (linked into the user directory): no network at start.
+// `--instances N` (N >= 2) runs the scale-out recipe instead (docs/scale-out.md): Debian's mosquitto and
+// redis-server, N Node-RED instances running examples/07-scale-out.json on a shared subscription, and a few
+// virtual thermostats; it stops the same ways.
 const fs = require('node:fs');
 const path = require('node:path');
 const net = require('node:net');
@@ -13,6 +16,9 @@ const { parseArgs } = require('node:util');
 const root = path.resolve(__dirname, '..');
 const pkg = require(path.join(root, 'package.json'));
 const DASHBOARD = '@flowfuse/node-red-dashboard';
+/** The scale-out example made ready for one instance (test/scale-out.ts, shared with its tests). */
+const SCALE_OUT_JS = 'dist/test/scale-out.js';
+const SCALE_OUT_EXAMPLE = '07-scale-out.json';
 
 const usage = `Usage: npm start -- [options]
 
@@ -24,6 +30,11 @@ Options:
   --mqtt-port N           MQTT broker port (default 1883)
   --use-existing-broker   use the broker already listening on the MQTT port instead of starting one
   --user-dir DIR          Node-RED user directory (default .demo/ in the project)
+  --instances N           the scale-out recipe: N Node-RED instances (ports from --port up) sharing the
+                          readings through mosquitto's $share subscriptions, devices in redis-server; needs
+                          both installed (sudo apt-get install -y mosquitto redis-server). User directories
+                          under DIR/ (default .demo-scale/), flows rewritten from the example at each start
+  --redis-port N          redis-server port with --instances (default 6379)
   --help                  this text`;
 
 function fail(message, code = 1) {
@@ -40,6 +51,8 @@ function options() {
         'mqtt-port': { type: 'string' },
         'use-existing-broker': { type: 'boolean' },
         'user-dir': { type: 'string' },
+        instances: { type: 'string' },
+        'redis-port': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -55,16 +68,22 @@ function options() {
     if (!Number.isInteger(n) || n <= 0 || n > 65535) fail(`invalid ${name} "${raw}"`, 2);
     return n;
   };
+  const instances = Number(values.instances ?? 1);
+  if (!Number.isInteger(instances) || instances < 1 || instances > 16) {
+    fail(`invalid --instances "${values.instances}" (1 to 16)`, 2);
+  }
   return {
     port: port('--port', values.port ?? process.env.PORT ?? 1880),
     mqttPort: port('--mqtt-port', values['mqtt-port'] ?? 1883),
+    redisPort: port('--redis-port', values['redis-port'] ?? 6379),
     useExistingBroker: Boolean(values['use-existing-broker']),
-    userDir: path.resolve(values['user-dir'] ?? path.join(root, '.demo')),
+    instances,
+    userDir: path.resolve(values['user-dir'] ?? path.join(root, instances > 1 ? '.demo-scale' : '.demo')),
   };
 }
 
 function ensureBuilt() {
-  const needed = [...Object.values(pkg['node-red'].nodes), ...Object.values(pkg.bin ?? {})];
+  const needed = [...Object.values(pkg['node-red'].nodes), ...Object.values(pkg.bin ?? {}), SCALE_OUT_JS];
   if (needed.some((f) => !fs.existsSync(path.join(root, f)))) {
     execFileSync(process.execPath, [path.join(__dirname, 'build.js')], { stdio: 'inherit' });
   }
@@ -90,22 +109,13 @@ function readExamples() {
     .map((file) => ({ file, nodes: JSON.parse(fs.readFileSync(path.join(exDir, file), 'utf8')) }));
 }
 
-function prepareUserDir(userDir, mqttPort) {
-  fs.mkdirSync(userDir, { recursive: true });
-  link(userDir, pkg.name, root);
-  let dashboard;
-  try {
-    dashboard = path.dirname(require.resolve(`${DASHBOARD}/package.json`, { paths: [root] }));
-  } catch {
-    fail(`${DASHBOARD} is not installed in the project: run npm ci (it is a devDependency)`);
-  }
-  link(userDir, DASHBOARD, dashboard);
-
+/** The demo's settings.js, written once: a user's later edits stay. */
+function writeSettingsOnce(userDir) {
   const settings = path.join(userDir, 'settings.js');
-  if (!fs.existsSync(settings)) {
-    fs.writeFileSync(
-      settings,
-      `module.exports = {
+  if (fs.existsSync(settings)) return;
+  fs.writeFileSync(
+    settings,
+    `module.exports = {
   flowFile: 'flows.json',
   uiHost: '127.0.0.1',
   credentialSecret: false,
@@ -118,8 +128,21 @@ function prepareUserDir(userDir, mqttPort) {
   logging: { console: { level: 'info' } },
 };
 `,
-    );
+  );
+}
+
+function prepareUserDir(userDir, mqttPort) {
+  fs.mkdirSync(userDir, { recursive: true });
+  link(userDir, pkg.name, root);
+  let dashboard;
+  try {
+    dashboard = path.dirname(require.resolve(`${DASHBOARD}/package.json`, { paths: [root] }));
+  } catch {
+    fail(`${DASHBOARD} is not installed in the project: run npm ci (it is a devDependency)`);
   }
+  link(userDir, DASHBOARD, dashboard);
+
+  writeSettingsOnce(userDir);
 
   // Each example is added once: one that is new since the last start appears, one the user deleted stays gone.
   const flowsFile = path.join(userDir, 'flows.json');
@@ -127,7 +150,8 @@ function prepareUserDir(userDir, mqttPort) {
   const flows = fs.existsSync(flowsFile) ? JSON.parse(fs.readFileSync(flowsFile, 'utf8')) : [];
   const imported = fs.existsSync(importedFile) ? JSON.parse(fs.readFileSync(importedFile, 'utf8')) : [];
   const ids = new Set(flows.map((n) => n.id));
-  const examples = readExamples();
+  // The scale-out example needs a broker with shared subscriptions and Redis: it is --instances' flow.
+  const examples = readExamples().filter(({ file }) => file !== SCALE_OUT_EXAMPLE);
   for (const { file, nodes } of examples) {
     if (imported.includes(file)) continue;
     imported.push(file);
@@ -216,6 +240,211 @@ function watchParent(parent, onGone) {
   return () => clearInterval(timer);
 }
 
+/**
+ * Node-RED on `port` with `userDir`, under the guard: stdin is a pipe that only this process writes to, and the
+ * guard stops Node-RED when it ends, so that Node-RED never outlives this process, however this one ends.
+ * `onText` sees each chunk of its stdout, `tag` (if any) starts each line it prints.
+ */
+function spawnNodeRed(userDir, port, onText, tag = '') {
+  const red = require.resolve('node-red/red.js', { paths: [root] });
+  const guard = path.join(__dirname, 'node-red-guard.js');
+  const child = spawn(process.execPath, ['--require', guard, red, '--userDir', userDir, '--port', String(port)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  let missingTypes = false;
+  child.stdout.on('data', (d) => {
+    const text = String(d);
+    process.stdout.write(tag ? text.replace(/^(?=.)/gm, tag) : d);
+    if (/Waiting for missing types/.test(text)) missingTypes = true;
+    if (missingTypes && /Server now running/.test(text)) {
+      console.error(
+        `\nstart: Node-RED is missing the node types listed above, so no flow runs (is the build current? npm run build).\n` +
+          `       The editor is at http://127.0.0.1:${port}/\n`,
+      );
+    }
+    onText(text);
+  });
+  return child;
+}
+
+const running = (c) => c.exitCode === null && c.signalCode === null;
+
+/** Sends `signal` and resolves once `child` has ended; SIGKILL if it hangs for 10 s. */
+async function stopChild(child, signal) {
+  if (!running(child)) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Stops everything on SIGINT, SIGTERM or SIGHUP, when the parent (npm) ends, or when a Node-RED instance stops on
+ * its own: Node-RED first (SIGINT: it flushes context stores), then `stopRest()` (devices, broker, servers).
+ */
+function superviseUntilStopped(parent, nodeReds, stopRest) {
+  let stopping = false;
+  let unwatch = () => {};
+  async function shutdown(code) {
+    if (stopping) return;
+    stopping = true;
+    unwatch();
+    await Promise.all(nodeReds.map((child) => stopChild(child, 'SIGINT')));
+    await stopRest();
+    process.exit(code);
+  }
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => shutdown(0));
+  unwatch = watchParent(parent, () => {
+    console.error(`start: the process that started this one (${parent}) has ended; stopping`);
+    shutdown(0);
+  });
+  for (const child of nodeReds) {
+    child.on('exit', (code, signal) => {
+      if (!stopping) {
+        console.error(`start: Node-RED stopped (${signal ?? `exit code ${code}`})`);
+        shutdown(code || 1);
+      }
+    });
+  }
+  // Last resort: never leave Node-RED behind if this process ends some other way.
+  process.on('exit', () => {
+    for (const child of nodeReds) if (running(child)) child.kill('SIGKILL');
+  });
+}
+
+/** The path of `name` from `envVar`, else the first on PATH (and the sbin directories, off many users' PATH). */
+function findProgram(name, envVar) {
+  if (process.env[envVar]) return fs.existsSync(process.env[envVar]) ? process.env[envVar] : undefined;
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
+  for (const dir of dirs) {
+    const p = path.join(dir, name);
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {}
+  }
+  return undefined;
+}
+
+/** A server program under the server guard (it ends with this process); resolves once it listens on `port`. */
+async function startServer(program, args, port, label) {
+  const child = spawn(process.execPath, [path.join(__dirname, 'server-guard.js'), program, ...args], {
+    stdio: ['pipe', 'inherit', 'inherit'],
+  });
+  const end = Date.now() + 10000;
+  while (!(await listening(port))) {
+    if (!running(child)) fail(`${label} exited at start (code ${child.exitCode})`);
+    if (Date.now() > end) fail(`${label} is not listening on 127.0.0.1:${port} after 10 s`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return child;
+}
+
+async function mustBeFree(port, what) {
+  if (!(await portFree(port))) fail(`${what} port ${port} is already in use; choose another with the options (--help)`);
+}
+
+/** `npm start -- --instances N`: the scale-out recipe on this machine (docs/scale-out.md). */
+async function scaleOut(opts, parent) {
+  const n = opts.instances;
+  const mosquitto = opts.useExistingBroker ? 'existing' : findProgram('mosquitto', 'MOSQUITTO_PATH');
+  const redis = findProgram('redis-server', 'REDIS_SERVER_PATH');
+  const missing = [!mosquitto && 'mosquitto', !redis && 'redis-server'].filter(Boolean);
+  if (missing.length > 0) {
+    fail(
+      `--instances ${n} needs ${missing.join(' and ')}, not found: sudo apt-get install -y ${missing.join(' ')} (aedes, the demo's broker, has no shared subscriptions)`,
+    );
+  }
+  const ports = Array.from({ length: n }, (_, i) => opts.port + i);
+  for (const p of ports) await mustBeFree(p, 'Node-RED');
+  if (opts.useExistingBroker) {
+    if (!(await listening(opts.mqttPort)))
+      fail(`--use-existing-broker: nothing is listening on 127.0.0.1:${opts.mqttPort}`);
+  } else {
+    await mustBeFree(opts.mqttPort, 'MQTT');
+  }
+  await mustBeFree(opts.redisPort, 'Redis');
+
+  ensureBuilt();
+  const { scaleFlow } = require(path.join(root, SCALE_OUT_JS));
+  const mqttUrl = `mqtt://127.0.0.1:${opts.mqttPort}`;
+  const redisUrl = `redis://127.0.0.1:${opts.redisPort}`;
+  fs.mkdirSync(opts.userDir, { recursive: true });
+
+  const servers = [];
+  const stopServers = () => Promise.all(servers.map((c) => stopChild(c, 'SIGTERM')));
+  if (!opts.useExistingBroker) {
+    const conf = path.join(opts.userDir, 'mosquitto.conf');
+    fs.writeFileSync(
+      conf,
+      [
+        `listener ${opts.mqttPort} 127.0.0.1`,
+        'allow_anonymous true',
+        'persistence false',
+        'log_dest stderr',
+        'log_type error',
+        'log_type warning',
+        '',
+      ].join('\n'),
+    );
+    servers.push(await startServer(mosquitto, ['-c', conf], opts.mqttPort, 'mosquitto'));
+  }
+  const redisDir = path.join(opts.userDir, 'redis');
+  fs.mkdirSync(redisDir, { recursive: true });
+  // A local try-out: nothing saved to disk, so each start begins with an empty device store.
+  const redisArgs = [
+    '--port',
+    String(opts.redisPort),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
+  servers.push(await startServer(redis, [...redisArgs, '--dir', redisDir], opts.redisPort, 'redis-server'));
+
+  const { startThermostat } = require(path.join(root, 'dist', 'bin', 'thermostat.js'));
+  // More devices than instances, so that every instance has readings to take.
+  const names = ['A', 'B', 'C', 'D'].map((x) => `Thermostat-${x}`);
+  const thermostats = names.map((name) => startThermostat({ broker: mqttUrl, name, log: () => {} }));
+
+  let started = 0;
+  const nodeReds = ports.map((port, i) => {
+    const instance = String(i + 1);
+    const userDir = path.join(opts.userDir, `node-red-${instance}`);
+    fs.mkdirSync(userDir, { recursive: true });
+    link(userDir, pkg.name, root);
+    writeSettingsOnce(userDir);
+    const flows = scaleFlow({ brokerPort: opts.mqttPort, instance, redisUrl });
+    fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flows, null, 2));
+    return spawnNodeRed(
+      userDir,
+      port,
+      (text) => {
+        if (/Started flows/.test(text) && ++started === n) {
+          console.log(
+            `\n  Node-RED editors: ${ports.map((p) => `http://127.0.0.1:${p}/`).join('  ')}\n` +
+              `  MQTT broker:      ${mqttUrl}${opts.useExistingBroker ? ' (existing)' : ' (mosquitto)'}, ` +
+              'each instance on $share/rule-engine/devices/+/temperature/latest\n' +
+              `  Device store:     Redis at ${redisUrl}\n` +
+              `  Devices:          ${names.join(', ')} (virtual)\n` +
+              `  User directories: ${opts.userDir}${path.sep}node-red-1 ... node-red-${n}\n  Press Ctrl-C to stop.\n`,
+          );
+        }
+      },
+      `[${instance}] `,
+    );
+  });
+  superviseUntilStopped(parent, nodeReds, async () => {
+    await Promise.all(thermostats.map((t) => t.stop()));
+    await stopServers();
+  });
+}
+
 async function main() {
   // The terminal may be gone (SIGHUP) while Node-RED still logs its way out: a failed write must not stop
   // the shutdown half way.
@@ -223,6 +452,7 @@ async function main() {
   // Taken first, so that npm ending while the demo starts is noticed too.
   const parent = process.ppid;
   const opts = options();
+  if (opts.instances > 1) return scaleOut(opts, parent);
   if (!(await portFree(opts.port))) {
     fail(`port ${opts.port} is already in use (another Node-RED?); run with --port <another port>`);
   }
@@ -250,27 +480,8 @@ async function main() {
   const { startThermostat } = require(path.join(root, 'dist', 'bin', 'thermostat.js'));
   const thermostat = startThermostat({ broker: mqttUrl, log: (line) => console.log(line) });
 
-  const red = require.resolve('node-red/red.js', { paths: [root] });
-  // stdin is a pipe that only this process writes to: the guard stops Node-RED when it ends, so that Node-RED
-  // never outlives this process, however this one ends.
-  const guard = path.join(__dirname, 'node-red-guard.js');
-  const child = spawn(
-    process.execPath,
-    ['--require', guard, red, '--userDir', opts.userDir, '--port', String(opts.port)],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  let missingTypes = false;
   const base = `http://127.0.0.1:${opts.port}`;
-  child.stdout.on('data', (d) => {
-    process.stdout.write(d);
-    const text = String(d);
-    if (/Waiting for missing types/.test(text)) missingTypes = true;
-    if (missingTypes && /Server now running/.test(text)) {
-      console.error(
-        `\nstart: Node-RED is missing the node types listed above, so no flow runs (is the build current? npm run build).\n` +
-          `       The editor is at ${base}/\n`,
-      );
-    }
+  const child = spawnNodeRed(opts.userDir, opts.port, (text) => {
     if (/Started flows/.test(text)) {
       console.log(
         `\n  Node-RED editor:  ${base}/\n  Dashboard:        ${base}/dashboard\n` +
@@ -280,39 +491,9 @@ async function main() {
       );
     }
   });
-
-  let stopping = false;
-  let unwatch = () => {};
-  async function shutdown(code) {
-    if (stopping) return;
-    stopping = true;
-    unwatch();
-    // Node-RED gets SIGINT (it flushes context stores) and, if it hangs, SIGKILL after 10 s.
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exited;
-      clearTimeout(timer);
-    }
+  superviseUntilStopped(parent, [child], async () => {
     await thermostat.stop();
     if (broker) await broker.close();
-    process.exit(code);
-  }
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => shutdown(0));
-  unwatch = watchParent(parent, () => {
-    console.error(`start: the process that started this one (${parent}) has ended; stopping`);
-    shutdown(0);
-  });
-  child.on('exit', (code, signal) => {
-    if (!stopping) {
-      console.error(`start: Node-RED stopped (${signal ?? `exit code ${code}`})`);
-      shutdown(code || 1);
-    }
-  });
-  // Last resort: never leave Node-RED behind if this process ends some other way.
-  process.on('exit', () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
 }
 

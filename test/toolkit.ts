@@ -171,6 +171,49 @@ export function spawnCollecting(
   return { child, output: () => output };
 }
 
+// ----------------------------------------------------------------------------------------------------- Redis
+
+/** Debian's redis-server, or the one REDIS_SERVER_PATH names. */
+export const redisServerPath = process.env.REDIS_SERVER_PATH ?? '/usr/bin/redis-server';
+
+export interface RedisProcess {
+  port: number;
+  /** redis://127.0.0.1:port (no password in it: the device store refuses one). */
+  url: string;
+  child: ChildProcess;
+  output(): string;
+  /** SIGTERM (Redis shuts down cleanly), SIGKILL after 10 s. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A redis-server on 127.0.0.1:`port` (default: a free one) that keeps nothing on disk, with `password` as
+ * requirepass if given; resolves once it accepts connections. Ended by PID if still running at exit.
+ */
+export async function startRedis(opts: { port?: number; password?: string } = {}): Promise<RedisProcess> {
+  if (!fs.existsSync(redisServerPath)) {
+    throw new Error(
+      `no redis-server at ${redisServerPath}: install Debian's package (apt-get install -y redis-server)`,
+    );
+  }
+  const port = opts.port ?? (await freePort());
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  if (opts.password) args.push('--requirepass', opts.password);
+  const { child, output } = spawnCollecting(redisServerPath, args);
+  await waitForPort(port, 10000, () =>
+    running(child) ? undefined : `redis-server exited at start (code ${child.exitCode}):\n${output()}`,
+  );
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    child,
+    output,
+    stop: async () => {
+      await stopChild(child, 'SIGTERM');
+    },
+  };
+}
+
 // -------------------------------------------------------------------------------------------------- Node-RED
 
 /** Links a package (a folder) into `userDir`'s node_modules, as npm would install it. */

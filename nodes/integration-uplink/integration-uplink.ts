@@ -22,6 +22,7 @@ export = (RED: NodeAPI) => {
         const cfg = resolveIntegration(RED, def.integration);
         return { integration: cfg.integration, store: integrationStore(RED, cfg).deviceStore };
       },
+      store: (c) => c.store,
       // The bytes as a device sent them; the msg is left as it arrived, so that a failure keeps them as they were,
       // to be inspected or replayed.
       accept: (msg: NodeMessageInFlow) => payloadBytes(msg.payload),

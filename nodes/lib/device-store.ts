@@ -70,6 +70,23 @@ export interface DeviceStoreBackend {
   saveAttributes(name: string, scope: Scope, entries: Map<string, AttributeEntry>): Promise<void>;
   /** Replaces each latest value whose stored timestamp is not newer than the given one's. */
   saveLatest(name: string, entries: Map<string, TelemetryEntry>): Promise<void>;
+  /** Set by a backend with a connection to a server. */
+  readonly connection?: StoreConnection;
+}
+
+/** How a backend that talks to a server is connected, for the status of the nodes that use the store. */
+export interface ConnectionState {
+  state: 'connecting' | 'ready' | 'down';
+  /** The server as a user recognises it, e.g. "Redis 127.0.0.1:6379" (never a password). */
+  server: string;
+  /** Why it is down (or why the last attempt failed while connecting). */
+  reason?: string;
+}
+
+export interface StoreConnection {
+  readonly current: ConnectionState;
+  /** Calls `fn` with every change; returns a function that stops it. */
+  watch(fn: (s: ConnectionState) => void): () => void;
 }
 
 /** The minimum a key/value backing store must do; values are stored as given and must be JSON-compatible. */
@@ -88,7 +105,8 @@ export class StoreError extends Error {
   }
 }
 
-const PREFIX = 'rule-engine';
+/** The prefix of every key unless the backend is given another (a Redis backend shared by several flows). */
+export const DEFAULT_KEY_PREFIX = 'rule-engine';
 
 /** What encodeKeyPart leaves as it is: checked first, because most device and key names are like this. */
 const PLAIN_KEY_PART = /^[A-Za-z0-9_-]*$/;
@@ -97,17 +115,58 @@ export function encodeKeyPart(s: string): string {
   if (PLAIN_KEY_PART.test(s)) return s;
   return encodeURIComponent(s).replace(/[.!'()*~]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
-/** The keys, from a device name already encoded (a lookup encodes it once for all its keys). */
-const keysOf = {
-  device: (dev: string) => `${PREFIX}:dev:${dev}`,
-  attribute: (dev: string, scope: Scope, key: string) => `${PREFIX}:attr:${scope}:${dev}:${encodeKeyPart(key)}`,
-  latest: (dev: string, key: string) => `${PREFIX}:ts:${dev}:${encodeKeyPart(key)}`,
-};
+
+/** The keys under `prefix`, from a device name already encoded (a lookup encodes it once for all its keys). */
+export function keyLayout(prefix: string) {
+  return {
+    device: (dev: string) => `${prefix}:dev:${dev}`,
+    attribute: (dev: string, scope: Scope, key: string) => `${prefix}:attr:${scope}:${dev}:${encodeKeyPart(key)}`,
+    latest: (dev: string, key: string) => `${prefix}:ts:${dev}:${encodeKeyPart(key)}`,
+  };
+}
+export type KeyLayout = ReturnType<typeof keyLayout>;
+
+const keysOf = keyLayout(DEFAULT_KEY_PREFIX);
 export const keys = {
   device: (name: string) => keysOf.device(encodeKeyPart(name)),
   attribute: (name: string, scope: Scope, key: string) => keysOf.attribute(encodeKeyPart(name), scope, key),
   latest: (name: string, key: string) => keysOf.latest(encodeKeyPart(name), key),
 };
+
+/** Every key one read needs, in the order readResult expects its values. */
+export function readKeys(layout: KeyLayout, name: string, what: ReadRequest): string[] {
+  const dev = encodeKeyPart(name);
+  const ks: string[] = [];
+  if (what.device) ks.push(layout.device(dev));
+  for (const scope of SCOPES) for (const k of what.attributes[scope] ?? []) ks.push(layout.attribute(dev, scope, k));
+  for (const k of what.latest) ks.push(layout.latest(dev, k));
+  return ks;
+}
+
+/** What a read found, from the values of readKeys' keys (undefined: not stored, or not what it should be). */
+export function readResult(what: ReadRequest, vals: unknown[]): LookupResult {
+  const result: LookupResult = {
+    device: undefined,
+    attributes: { client: new Map(), shared: new Map(), server: new Map() },
+    latest: new Map(),
+  };
+  let i = 0;
+  if (what.device) {
+    const d = vals[i++];
+    if (isDevice(d)) result.device = d;
+  }
+  for (const scope of SCOPES) {
+    for (const k of what.attributes[scope] ?? []) {
+      const v = vals[i++];
+      if (isAttributeEntry(v)) result.attributes[scope].set(k, v);
+    }
+  }
+  for (const k of what.latest) {
+    const v = vals[i++];
+    if (isTelemetryEntry(v)) result.latest.set(k, v);
+  }
+  return result;
+}
 
 /** What DeviceStore.lookup returns: the device (if any), the attributes found per scope, the latest values. */
 export interface LookupResult {
@@ -137,6 +196,11 @@ export class DeviceStore {
     private readonly now: () => number = Date.now,
   ) {
     this.limits = { ...DEFAULT_STORE_LIMITS, ...limits };
+  }
+
+  /** The backend's connection to its server, if it has one. */
+  get connection(): StoreConnection | undefined {
+    return this.backend.connection;
   }
 
   get pendingCalls(): number {
@@ -289,7 +353,7 @@ function isTelemetryEntry(v: unknown): v is TelemetryEntry {
   return !!v && typeof v === 'object' && typeof (v as TelemetryEntry).ts === 'number';
 }
 
-function isDevice(d: unknown): d is Device {
+export function isDevice(d: unknown): d is Device {
   return !!d && typeof d === 'object' && typeof (d as Device).name === 'string';
 }
 
@@ -300,34 +364,7 @@ function isDevice(d: unknown): d is Device {
 export function keyValueBackend(kv: KeyValueStore): DeviceStoreBackend {
   return {
     async read(name, what) {
-      const dev = encodeKeyPart(name);
-      const ks: string[] = [];
-      if (what.device) ks.push(keysOf.device(dev));
-      for (const scope of SCOPES)
-        for (const k of what.attributes[scope] ?? []) ks.push(keysOf.attribute(dev, scope, k));
-      for (const k of what.latest) ks.push(keysOf.latest(dev, k));
-      const vals = await kv.get(ks);
-      const result: LookupResult = {
-        device: undefined,
-        attributes: { client: new Map(), shared: new Map(), server: new Map() },
-        latest: new Map(),
-      };
-      let i = 0;
-      if (what.device) {
-        const d = vals[i++];
-        if (isDevice(d)) result.device = d;
-      }
-      for (const scope of SCOPES) {
-        for (const k of what.attributes[scope] ?? []) {
-          const v = vals[i++];
-          if (isAttributeEntry(v)) result.attributes[scope].set(k, v);
-        }
-      }
-      for (const k of what.latest) {
-        const v = vals[i++];
-        if (isTelemetryEntry(v)) result.latest.set(k, v);
-      }
-      return result;
+      return readResult(what, await kv.get(readKeys(keysOf, name, what)));
     },
     async createDevice(device) {
       const key = keys.device(device.name);

@@ -11,7 +11,7 @@
  * see it too, and done.
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
-import type { DeviceStore } from './device-store';
+import type { ConnectionState, DeviceStore } from './device-store';
 import { MessageError, type RuleMsg, validateMessage } from './message';
 import { type Done, resolveDeviceStore, type Send, StatusTracker } from './node-red';
 
@@ -56,6 +56,11 @@ export interface RuleNodeSpec<M, C> {
   /** How many outputs the node has (default 2: Success, Failure); failures go to the last. */
   outputs?: number;
   config?: () => C;
+  /**
+   * The device store in what `config` returned, for a store on a server: the node's status follows its
+   * connection (connecting, down and why, back to ok).
+   */
+  store?: (config: C) => DeviceStore | undefined;
   accept: (msg: NodeMessageInFlow) => M;
   /** Ends the message itself, at once or later; a promise it returns that rejects is a failure. */
   handle: (input: RuleInput<M, C>) => unknown;
@@ -77,12 +82,25 @@ export interface RuleNodeSpec<M, C> {
 export function ruleNode<M, C = undefined>(node: Node, spec: RuleNodeSpec<M, C>): StatusTracker {
   const rule = new RuleNode(node, spec, spec.okText ?? 'ok');
   try {
-    spec.config?.();
+    const config = spec.config?.() as C;
+    const connection = spec.store?.(config)?.connection;
+    if (connection) {
+      const show = (s: ConnectionState) => connectionStatus(rule.status, rule.okText, s);
+      show(connection.current);
+      node.on('close', connection.watch(show));
+    }
   } catch (err) {
     rule.status.error(asError(err).message);
   }
   node.on('input', (received: NodeMessageInFlow, send: Send, done: Done) => rule.input(received, send, done));
   return rule.status;
+}
+
+/** The status for a store server's connection: yellow while connecting, red with the reason when down. */
+function connectionStatus(status: StatusTracker, okText: string, s: ConnectionState): void {
+  if (s.state === 'ready') status.ok(okText);
+  else if (s.state === 'connecting') status.warn(`connecting to ${s.server}`);
+  else status.error(`${s.server} down${s.reason ? `: ${s.reason}` : ''}`);
 }
 
 function asError(err: unknown): Error {

@@ -17,6 +17,7 @@ export = (RED: NodeAPI) => {
     ruleNode(this, {
       okText: t(RED, 'originator-attributes.status.ok', 'ok'),
       config: deviceStoreOf(RED, def.deviceStore),
+      store: (s) => s,
       accept: acceptRuleMessage,
       handle: async (input) => {
         const originator = requireOriginator(input.msg);

@@ -20,6 +20,7 @@ export = (RED: NodeAPI) => {
     const waits = new RpcWaits();
     const status = ruleNode(this, {
       config: deviceStoreOf(RED, def.deviceStore),
+      store: (s) => s,
       accept: (msg: NodeMessageInFlow) => rpcCallOf(msg, settings),
       // The control's output is the Failure output too: it gets the value it sent back, with the error.
       failureMessage: (err, msg, call) =>

@@ -26,6 +26,7 @@ export = (RED: NodeAPI) => {
         if (!scope) throw new MessageError(`unknown scope "${def.scope}"`, 'bad-scope');
         return { store: resolveDeviceStore(RED, def.deviceStore).deviceStore, scope };
       },
+      store: (c) => c.store,
       accept: acceptRuleMessage,
       handle: (input) =>
         saveAttributesMessage(input.config.store, input.msg, input.config.scope, Date.now()).then(() =>

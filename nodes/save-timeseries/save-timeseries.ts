@@ -18,6 +18,7 @@ export = (RED: NodeAPI) => {
     ruleNode(this, {
       okText: t(RED, 'save-timeseries.status.ok', 'ok'),
       config: deviceStoreOf(RED, def.deviceStore),
+      store: (s) => s,
       accept: acceptRuleMessage,
       handle: (input) => saveTelemetryMessage(input.config, input.msg, Date.now()).then(() => input.success()),
     });
