@@ -6,6 +6,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { registerIntegrationRoutes } from '../lib/admin-routes';
 import { DEFAULT_MAX_PAYLOAD, Integration, metadataFrom, qosOf } from '../lib/integration';
 import { maxScriptTimeout } from '../lib/node-red';
+import { languageOf } from '../lib/script-language';
 import { numberSetting } from '../lib/settings';
 
 interface IntegrationNode extends Node {
@@ -17,6 +18,9 @@ interface IntegrationNode extends Node {
 interface IntegrationDef extends NodeDef {
   decoder?: string;
   encoder?: string;
+  /** 'javascript' (default) or 'tbel', for each converter. */
+  decoderLanguage?: string;
+  encoderLanguage?: string;
   metadata?: unknown;
   deviceStore?: string;
   allowCreateDevices?: boolean;
@@ -38,6 +42,8 @@ export = (RED: NodeAPI) => {
         name: def.name || 'integration',
         decoder: def.decoder ?? '',
         encoder: def.encoder ?? '',
+        decoderLanguage: languageOf(def.decoderLanguage),
+        encoderLanguage: languageOf(def.encoderLanguage),
         metadata: metadataFrom(def.metadata),
         allowCreateDevices: def.allowCreateDevices !== false,
         topicPattern: typeof def.topicPattern === 'string' && def.topicPattern !== '' ? def.topicPattern : '${topic}',
