@@ -156,6 +156,20 @@ return [a, size, put1, putIfAbsent1, replace, replace1, replace3, keys, values, 
       assert.deepEqual(out.slice(12), [true, false]);
     });
 
+    it('unmodifiable maps and lists refuse changes with the documented errors', async () => {
+      await fails(
+        'var original = {};\noriginal.humidity = 73;\nvar unmodifiable = original.toUnmodifiable();\nunmodifiable.put("temperature1", 96);\nreturn unmodifiable;',
+        'runtime',
+        /Map is unmodifiable \(line 4\)/,
+      );
+      await fails(
+        'var original = [];\noriginal.add(0x67);\nvar unmodifiable = original.toUnmodifiable();\nunmodifiable.add(0x35);',
+        'runtime',
+        /List is unmodifiable \(line 4\)/,
+      );
+      assert.deepEqual(await run('var l = [1].toUnmodifiable(); [l.size(), l.get(0), l.contains(1)]'), [1, 1, true]);
+    });
+
     it('foreach over a map: entrySet() with getKey()/key and getValue()/value, and over its values', async () => {
       const out = await run(`
 var map = {"a": 1, "b": 2};

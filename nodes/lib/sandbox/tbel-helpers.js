@@ -145,6 +145,8 @@ globalThis.__tb = (() => {
   /** A method call value.name(args), with Java's List, Map, String and Number methods. */
   function __tb_m(o, name, args) {
     if (o === null || o === undefined) __tb_fail('NullPointerException', 'cannot call ' + name + '() on null');
+    // Not extensible: a frozen toUnmodifiable() copy (isExtensible is O(1); isFrozen looks at every element).
+    if (typeof o === 'object' && !Object.isExtensible(o)) __tb_checkModifiable(o, name);
     if (Array.isArray(o)) return __tb_listMethod(o, name, args);
     switch (typeof o) {
       case 'string':
@@ -159,6 +161,17 @@ globalThis.__tb = (() => {
     if (o instanceof Date) return __tb_dateMethod(o, name, args);
     if (o.__tbEntry === true && (name === 'getKey' || name === 'getValue')) return name === 'getKey' ? o.key : o.value;
     return __tb_mapMethod(o, name, args);
+  }
+
+  /** toUnmodifiable() gives a frozen copy: the methods that would change it raise ThingsBoard's error. */
+  function __tb_checkModifiable(o, name) {
+    const list = Array.isArray(o);
+    const changes = list
+      ? ' add push addAll set remove clear unshift shift pop splice sort reverse fill '
+      : ' put putIfAbsent putAll remove replace clear sortByKey sortByValue ';
+    if (changes.includes(' ' + name + ' ')) {
+      __tb_fail('UnsupportedOperationException', (list ? 'List' : 'Map') + ' is unmodifiable');
+    }
   }
 
   function __tb_sortValues(list, ascending) {
@@ -272,6 +285,7 @@ globalThis.__tb = (() => {
       case 'validateClazzInArrayIsOnlyNumber':
         return o.every((v) => typeof v === 'number');
       case 'toUnmodifiable':
+        return Object.freeze(o.slice());
       case 'clone':
         return o.slice();
       case 'equals':
@@ -363,6 +377,7 @@ globalThis.__tb = (() => {
         return null;
       }
       case 'toUnmodifiable':
+        return Object.freeze(Object.assign({}, o));
       case 'clone':
         return Object.assign({}, o);
       case 'equals':
