@@ -108,8 +108,9 @@ describe('TBEL', () => {
           ['d / 2', 2.5],
           ['(double) 5 / 2', 2.5],
           ['parseDouble("5") / 2', 2.5],
+          ['e / 2', 0.5],
         ],
-        'double d = 5;',
+        'double d = 5; var e = 1.0;',
       );
       await fails('return 1 / 0;', 'runtime', /ArithmeticException: \/ by zero \(line 1\)/);
     });

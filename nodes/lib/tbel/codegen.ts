@@ -208,7 +208,7 @@ class Generator {
       case 'var': {
         const parts = s.decls.map((d) => {
           this.scope.declared.add(d.name);
-          if (s.type && FLOAT_TYPES.has(s.type)) this.scope.floats.add(d.name);
+          if ((s.type && FLOAT_TYPES.has(s.type)) || (d.init && this.isFloat(d.init))) this.scope.floats.add(d.name);
           const init = d.init ? this.expr(d.init) : defaultValue(s.type);
           return `${safeName(d.name)} = ${init}`;
         });
