@@ -29,8 +29,10 @@ import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
 import releaseSyncVariant from '@jitl/quickjs-wasmfile-release-sync';
 import { newQuickJSWASMModuleFromVariant } from 'quickjs-emscripten-core';
+import { compileInLanguage, tbelOptions } from '../nodes/lib/script-language';
 import { type CompiledScript, compileScript, DEFAULT_LIMITS } from '../nodes/lib/script-runtime';
 import { compileThreadedScript } from '../nodes/lib/script-thread';
+import { tbelToJavaScript } from '../nodes/lib/tbel';
 
 const quick = process.argv.includes('--quick');
 const ROUNDS = quick ? 5 : 15;
@@ -188,6 +190,21 @@ async function main(): Promise<void> {
     compileMs.push(performance.now() - t);
   }
 
+  // The same script in TBEL (the tutorial's body is valid TBEL too): its compile time (TBEL to JavaScript alone,
+  // then the whole compile), and its calls beside JavaScript's.
+  const tbelTranslateMs: number[] = [];
+  const tbelCompileMs: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    let t = performance.now();
+    tbelToJavaScript(BODY, PARAMS);
+    tbelTranslateMs.push(performance.now() - t);
+    t = performance.now();
+    (await compileScript(tbelOptions({ params: PARAMS, body: BODY }))).dispose();
+    tbelCompileMs.push(performance.now() - t);
+  }
+  const shippedTbel: CompiledScript = await compileScript(tbelOptions({ params: PARAMS, body: BODY }));
+  const threadedTbel = await compileInLanguage('tbel', { params: PARAMS, body: BODY });
+
   const threaded = await compileThreadedScript({ params: PARAMS, body: BODY });
   const vmTimeout = nodeVm(DEFAULT_LIMITS.timeoutMs);
   const vmNoTimeout = nodeVm(undefined);
@@ -200,6 +217,11 @@ async function main(): Promise<void> {
   const syncEngines: Array<[string, () => unknown]> = [
     ['quickjs in the script thread (shipped)', () => (threaded.invokeSync as (a: unknown[]) => unknown)(ARGS)],
     ['quickjs on the event loop (no hard bound)', () => shipped.invoke(ARGS)],
+    [
+      'TBEL: quickjs in the script thread (shipped)',
+      () => (threadedTbel.invokeSync as (a: unknown[]) => unknown)(ARGS),
+    ],
+    ['TBEL: quickjs on the event loop (no hard bound)', () => shippedTbel.invoke(ARGS)],
     ['node:vm + timeout option (not isolated)', vmTimeout],
     ['node:vm, no timeout (not isolated)', vmNoTimeout],
     ['worker + node:vm, sync (Atomics.wait)', () => syncWorker.call()],
@@ -288,6 +310,8 @@ async function main(): Promise<void> {
   const extra = {
     firstCompileMs: Math.round(firstCompileMs * 100) / 100,
     compileMs: ms(compileMs),
+    tbelTranslateMs: ms(tbelTranslateMs),
+    tbelCompileMs: ms(tbelCompileMs),
     callAfterTimeoutMs: ms(recoveryMs),
     timeoutOvershootMs: ms(timeoutOvershootMs),
     cpuBoundScriptMs: {
@@ -299,6 +323,7 @@ async function main(): Promise<void> {
     `\nquickjs: first compile (loads the WebAssembly) ${extra.firstCompileMs} ms; later compiles`,
     extra.compileMs,
   );
+  console.log('TBEL: translation to JavaScript, ms', extra.tbelTranslateMs, '; whole compile, ms', extra.tbelCompileMs);
   console.log('quickjs: first call after a timeout (sandbox rebuilt), ms', extra.callAfterTimeoutMs);
   console.log('quickjs: time past a 20 ms limit before the call returned, ms', extra.timeoutOvershootMs);
   console.log('quickjs: CPU-bound script (200k loop iterations), ms per call', extra.cpuBoundScriptMs);

@@ -11,18 +11,38 @@
     el.text(text).css('color', ok ? '' : 'var(--red-ui-text-color-error, #c00)');
   }
 
+  /** The editor mode of a script language: TBEL is Java-like, so it is highlighted as Java. */
+  function modeOf(language) {
+    return language === 'tbel' ? 'ace/mode/java' : 'ace/mode/javascript';
+  }
+
   /**
-   * A JavaScript editor (Monaco) in the element `id`, with `globals` known to its checker, and Node-RED's
-   * expand button `expandId`, which opens the same code in the large editor and brings it back on Done.
+   * A code editor (Monaco) in the element `id`, with `globals` known to its checker, and Node-RED's expand
+   * button `expandId`, which opens the same code in the large editor and brings it back on Done. The language
+   * is the value of the select `languageSelect` (optional; JavaScript without one): changing it rebuilds the
+   * editor in the new mode, keeping the code. Returns {getValue, setValue, resize, destroy}.
    */
-  function codeEditor(id, expandId, value, globals) {
-    const editor = RED.editor.createEditor({ id: id, mode: 'ace/mode/javascript', value: value, globals: globals });
+  function codeEditor(id, expandId, value, globals, languageSelect) {
+    const select = languageSelect ? $(languageSelect) : null;
+    const language = () => (select ? select.val() : 'javascript');
+    let editor = null;
+    const build = (v) => {
+      editor = RED.editor.createEditor({ id: id, mode: modeOf(language()), value: v, globals: globals });
+    };
+    build(value);
+    if (select) {
+      select.on('change.ruleEngineEditor', () => {
+        const v = editor.getValue();
+        editor.destroy();
+        build(v);
+      });
+    }
     $(`#${expandId}`).on('click', (e) => {
       e.preventDefault();
       RED.editor.editJavaScript({
         value: editor.getValue(),
         width: 'Infinity',
-        mode: 'ace/mode/javascript',
+        mode: modeOf(language()),
         focus: true,
         complete: (v) => {
           editor.setValue(v, -1);
@@ -33,7 +53,16 @@
       });
     });
     RED.popover.tooltip($(`#${expandId}`), RED._('node-red:common.label.expand'));
-    return editor;
+    return {
+      getValue: () => editor.getValue(),
+      setValue: (v, cursor) => editor.setValue(v, cursor),
+      resize: () => editor.resize(),
+      focus: () => editor.focus(),
+      destroy: () => {
+        if (select) select.off('change.ruleEngineEditor');
+        editor.destroy();
+      },
+    };
   }
 
   /** The Test button shows or hides its panel; `onOpen` (optional) runs each time the panel opens. */

@@ -86,6 +86,8 @@ const INTEGRATION = {
   queueSize: '500',
   queueMaxAge: '30',
   coalesce: false,
+  decoderLanguage: 'javascript',
+  encoderLanguage: 'javascript',
 };
 
 /** A Dashboard 2.0 page with one group (Dashboard 2.0 is installed in the test user directory), for the knob. */
@@ -116,7 +118,12 @@ const ENTERED: Record<string, Record<string, unknown>> = {
     telemetryPrefix: 'tb_',
   },
   'rule-msg-type-switch': { name: 'by type' },
-  'rule-script': { name: 'to device', script: 'return {msg: msg, metadata: metadata};', timeout: '750' },
+  'rule-script': {
+    name: 'to device',
+    script: 'return {msg: msg, metadata: metadata};',
+    language: 'javascript',
+    timeout: '750',
+  },
   'rule-integration-uplink': { name: 'thermostat uplink', integration: INTEGRATION.id },
   'rule-integration-downlink': { name: 'thermostat downlink', integration: INTEGRATION.id },
   'rule-rpc-request': {
@@ -703,6 +710,22 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     await page.locator('#rule-script-test-run').click();
     await waitFor(async () => /no such device/.test((await output.textContent()) ?? ''), 15000, 'the error');
     assert.match(squash(await output.textContent()), /^runtime: .*no such device/);
+    // TBEL: the code editor is rebuilt in the new mode with the code kept, and the Test runs TBEL.
+    await page.locator('#node-input-language').selectOption('tbel');
+    await code(
+      'node-input-script-editor',
+      'var sum = 0;\nforeach (v : [1, 2, 3]) { sum += v; }\nreturn {msg: {sum: sum}};',
+    );
+    await page.locator('#rule-script-test-run').click();
+    await waitFor(async () => /"sum": 6/.test((await output.textContent()) ?? ''), 15000, 'the TBEL output');
+    await code('node-input-script-editor', 'var a = ;');
+    await page.locator('#rule-script-test-run').click();
+    await waitFor(async () => /TBEL syntax error/.test((await output.textContent()) ?? ''), 15000, 'the TBEL error');
+    assert.match(
+      squash(await output.textContent()),
+      /^compile: TBEL syntax error: unexpected ';' \(line 1, column 9\)/,
+    );
+    await page.locator('#node-input-language').selectOption('javascript');
     await code('node-input-script-editor', typed);
     await checkDialog(t);
     await type('#node-input-timeout', 'soon');

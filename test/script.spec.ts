@@ -54,6 +54,23 @@ describe('script node', () => {
     assert.equal(msg.originator, 'Thermostat-A', 'other msg properties pass through');
   });
 
+  it('runs a TBEL script when its language is TBEL, with the same contract', async () => {
+    const script = `var sum = 0;
+foreach (v : msg.values) { sum += v; }
+msg.average = sum / msg.values.size();
+msg.deviceName = metadata.cs_deviceName;
+return {msg: msg, metadata: metadata, msgType: msgType};`;
+    const { port, msg } = await run(script, input({ payload: { values: [1, 2, 4] } }), { language: 'tbel' });
+    assert.equal(port, 'ok');
+    assert.deepEqual(msg.payload, { values: [1, 2, 4], average: 2, deviceName: 'Thermostat-A' });
+    assert.equal(msg.originator, 'Thermostat-A');
+    // The same text as JavaScript does not compile.
+    await helper.unload();
+    const js = await run(script, input({ payload: { values: [1] } }));
+    assert.equal(js.port, 'fail');
+    assert.equal(js.msg.error?.kind, 'compile');
+  });
+
   it('keeps the parts a partial result leaves out, and turns metadata values into strings', async () => {
     const { port, msg } = await run('return {metadata: {n: 5, o: {a: 1}}};');
     assert.equal(port, 'ok');
@@ -335,6 +352,16 @@ describe('script node', () => {
       const r = await sendAndWait('sn', input(), ['ok', 'fail']);
       assert.equal(r.port, 'fail');
       assert.equal(r.msg.error?.kind, 'compile');
+    });
+
+    it('shows a TBEL syntax error with its line and column on the status at deploy', async () => {
+      await helper.load(scriptNode, flow('var a = 1;\nforeach (x in msg) {}', { language: 'tbel' }));
+      await waitFor(() => statusCalls('sn').at(-1)?.fill === 'red', 5000, 'a red status');
+      assert.match(String(statusCalls('sn').at(-1)?.text), /^compile error: TBEL syntax error: expected ':'/);
+      const r = await sendAndWait('sn', input(), ['ok', 'fail']);
+      assert.equal(r.port, 'fail');
+      assert.equal(r.msg.error?.kind, 'compile');
+      assert.match(String(r.msg.error?.message), /TBEL syntax error: .* \(line 2, column 12\)$/);
     });
 
     it('refuses a script body over 50,000 characters at deploy', async () => {

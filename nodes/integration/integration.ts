@@ -8,6 +8,7 @@ import { BrokerWaitingRoom, DEFAULT_DOWNLINK_QUEUE } from '../lib/downlink-queue
 import { DEFAULT_MAX_PAYLOAD, Integration, metadataFrom, qosOf } from '../lib/integration';
 import { brokerProblem, type IntegrationConfig } from '../lib/integration-node';
 import { maxScriptTimeout } from '../lib/node-red';
+import { languageOf } from '../lib/script-language';
 import { numberSetting } from '../lib/settings';
 
 interface IntegrationNode extends IntegrationConfig {
@@ -17,6 +18,9 @@ interface IntegrationNode extends IntegrationConfig {
 interface IntegrationDef extends NodeDef {
   decoder?: string;
   encoder?: string;
+  /** 'javascript' (default) or 'tbel', for each converter. */
+  decoderLanguage?: string;
+  encoderLanguage?: string;
   metadata?: unknown;
   deviceStore?: string;
   allowCreateDevices?: boolean;
@@ -41,6 +45,8 @@ export = (RED: NodeAPI) => {
         name: def.name || 'integration',
         decoder: def.decoder ?? '',
         encoder: def.encoder ?? '',
+        decoderLanguage: languageOf(def.decoderLanguage),
+        encoderLanguage: languageOf(def.encoderLanguage),
         metadata: metadataFrom(def.metadata),
         allowCreateDevices: def.allowCreateDevices !== false,
         topicPattern: typeof def.topicPattern === 'string' && def.topicPattern !== '' ? def.topicPattern : '${topic}',

@@ -2,26 +2,28 @@
  * The integration's two converters on the shared script runtime: the uplink decoder
  * `decoder(payload, metadata)` and the downlink encoder `encoder(msg, metadata, msgType, integrationMetadata)`.
  */
+import { compileInLanguage, DECODER_HELPERS, type ScriptLanguage } from './script-language';
 import type { ScriptLimits } from './script-runtime';
-import { sandboxSource } from './script-sandbox';
-import { compileThreadedScript, type ScriptHost, scriptHost, type ThreadedScript } from './script-thread';
-
-/** ThingsBoard's decodeToString(bytes) and decodeToJson(bytes), defined in every decoder's sandbox. */
-const DECODER_HELPERS = sandboxSource('decoder-helpers.js');
+import { type ScriptHost, scriptHost, type ThreadedScript } from './script-thread';
 
 const DECODER_PARAMS = ['payload', 'metadata'];
 const ENCODER_PARAMS = ['msg', 'metadata', 'msgType', 'integrationMetadata'];
 
-/** `host`: the deployed scripts' script thread, or the Test buttons' (testScriptHost()). */
+/**
+ * `host`: the deployed scripts' script thread, or the Test buttons' (testScriptHost()). A decoder has
+ * decodeToString(bytes) and decodeToJson(bytes) in either language (TBEL has its whole helper library).
+ */
 export function compileDecoder(
   body: string,
   limits: Partial<ScriptLimits>,
   maxPayloadBytes: number,
   host: ScriptHost = scriptHost(),
+  language: ScriptLanguage = 'javascript',
 ): Promise<ThreadedScript> {
   // The bytes reach the sandbox as a JSON array of numbers: up to 4 characters a byte.
   const maxInputChars = Math.max(limits.maxInputChars ?? 100_000, maxPayloadBytes * 4 + 10_000);
-  return compileThreadedScript(
+  return compileInLanguage(
+    language,
     { params: DECODER_PARAMS, body, helpers: DECODER_HELPERS, limits: { ...limits, maxInputChars } },
     host,
   );
@@ -31,8 +33,9 @@ export function compileEncoder(
   body: string,
   limits: Partial<ScriptLimits>,
   host: ScriptHost = scriptHost(),
+  language: ScriptLanguage = 'javascript',
 ): Promise<ThreadedScript> {
-  return compileThreadedScript({ params: ENCODER_PARAMS, body, limits }, host);
+  return compileInLanguage(language, { params: ENCODER_PARAMS, body, limits }, host);
 }
 
 /** A payload as `mqtt in` gives it (Buffer, string, or already parsed) as the bytes the device sent. */

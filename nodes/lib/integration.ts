@@ -25,6 +25,7 @@ import {
   setOwn,
 } from './message';
 import { ensureDeviceOnce } from './save-data';
+import { languageOf, type ScriptLanguage } from './script-language';
 import { type ThreadedScript, testScriptHost } from './script-thread';
 import { numberSetting } from './settings';
 import { type TestOutcome, testErrorKind, testTimeout } from './test-runs';
@@ -34,6 +35,9 @@ export interface IntegrationSettings {
   name: string;
   decoder: string;
   encoder: string;
+  /** The decoder's and the encoder's language (JavaScript when not set). */
+  decoderLanguage?: ScriptLanguage;
+  encoderLanguage?: ScriptLanguage;
   metadata: Metadata;
   allowCreateDevices: boolean;
   topicPattern: string;
@@ -98,11 +102,14 @@ export class Integration {
       return;
     }
     this.decoder = new GuardedScript(
-      (compilers.decoder ?? ((s) => compileDecoder(s.decoder, limits, s.maxPayloadBytes)))(settings),
+      (
+        compilers.decoder ?? ((s) => compileDecoder(s.decoder, limits, s.maxPayloadBytes, undefined, s.decoderLanguage))
+      )(settings),
       (e) => onCompileError?.('decoder', e),
     );
-    this.encoder = new GuardedScript((compilers.encoder ?? ((s) => compileEncoder(s.encoder, limits)))(settings), (e) =>
-      onCompileError?.('encoder', e),
+    this.encoder = new GuardedScript(
+      (compilers.encoder ?? ((s) => compileEncoder(s.encoder, limits, undefined, s.encoderLanguage)))(settings),
+      (e) => onCompileError?.('encoder', e),
     );
   }
 
@@ -240,7 +247,13 @@ export async function testDecoder(b: Record<string, unknown>, maxTimeoutMs: numb
     }
     const maxPayloadBytes = numberSetting(b.maxPayloadBytes, DEFAULT_MAX_PAYLOAD, 1);
     checkUplinkPayload(bytes, maxPayloadBytes);
-    script = await compileDecoder(String(b.decoder ?? ''), { timeoutMs }, maxPayloadBytes, testScriptHost());
+    script = await compileDecoder(
+      String(b.decoder ?? ''),
+      { timeoutMs },
+      maxPayloadBytes,
+      testScriptHost(),
+      languageOf(b.decoderLanguage ?? b.language),
+    );
     const md = {
       ...metadataFrom(b.integrationMetadata),
       ...normaliseMetadata(b.metadata ?? {}),
@@ -262,7 +275,12 @@ export async function testEncoder(b: Record<string, unknown>, maxTimeoutMs: numb
   if (typeof timeoutMs !== 'number') return timeoutMs;
   let script: ThreadedScript | undefined;
   try {
-    script = await compileEncoder(String(b.encoder ?? ''), { timeoutMs }, testScriptHost());
+    script = await compileEncoder(
+      String(b.encoder ?? ''),
+      { timeoutMs },
+      testScriptHost(),
+      languageOf(b.encoderLanguage ?? b.language),
+    );
     const result = await script.invoke([
       b.msg,
       normaliseMetadata(b.metadata ?? {}),

@@ -5,8 +5,9 @@
  */
 import { DEFAULT_MAX_SCRIPT_TIMEOUT_MS, GuardedScript, type ScriptConfigError, timeLimitError } from './guarded-script';
 import { checkParsed, cloneMessage, type Metadata, type RuleMsg } from './message';
+import { compileInLanguage, languageOf, type ScriptLanguage } from './script-language';
 import type { ScriptLimits } from './script-runtime';
-import { compileThreadedScript, type ThreadedScript, testScriptHost } from './script-thread';
+import { type ThreadedScript, testScriptHost } from './script-thread';
 import { type TestOutcome, testErrorKind, testTimeout } from './test-runs';
 import { messagesFromResult, ResultError, type ScriptMessage } from './transform';
 
@@ -21,6 +22,8 @@ export const DEFAULT_SAMPLE: ScriptMessage = {
 
 export interface ScriptSettings {
   body: string;
+  /** The body's language: JavaScript when not set. */
+  language?: ScriptLanguage;
   timeoutMs: number;
   /** The longest time limit allowed (see maxScriptTimeout); a longer timeoutMs is refused. */
   maxTimeoutMs?: number;
@@ -41,7 +44,7 @@ export class ScriptNodeRunner {
     this.guarded = new GuardedScript(
       this.configError
         ? Promise.reject(this.configError)
-        : compileThreadedScript({
+        : compileInLanguage(settings.language ?? 'javascript', {
             params: SCRIPT_PARAMS,
             body: settings.body,
             limits: { ...settings.limits, timeoutMs: settings.timeoutMs },
@@ -138,6 +141,7 @@ export function sampleFor(nodeId: string): ScriptMessage | undefined {
 export async function testScript(
   req: {
     script?: unknown;
+    language?: unknown;
     msg?: unknown;
     metadata?: unknown;
     msgType?: unknown;
@@ -150,7 +154,8 @@ export async function testScript(
   let script: ThreadedScript | undefined;
   try {
     // In the Test buttons' own script thread, whose calls leave the event loop free while they run.
-    script = await compileThreadedScript(
+    script = await compileInLanguage(
+      languageOf(req.language),
       { params: SCRIPT_PARAMS, body: String(req.script ?? ''), limits: { timeoutMs } },
       testScriptHost(),
     );

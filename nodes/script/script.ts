@@ -6,11 +6,14 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { registerScriptRoutes } from '../lib/admin-routes';
 import { maxScriptTimeout, t } from '../lib/node-red';
 import { acceptRuleMessage, ruleNode } from '../lib/rule-node';
+import { languageOf } from '../lib/script-language';
 import { ScriptNodeRunner } from '../lib/script-node';
 import { numberSetting } from '../lib/settings';
 
 interface ScriptDef extends NodeDef {
   script?: string;
+  /** 'javascript' (default) or 'tbel'. */
+  language?: string;
   timeout?: string | number;
 }
 
@@ -22,6 +25,7 @@ export = (RED: NodeAPI) => {
     const runner = new ScriptNodeRunner(
       {
         body: typeof def.script === 'string' ? def.script : '',
+        language: languageOf(def.language),
         timeoutMs: numberSetting(def.timeout, 500, 1),
         maxTimeoutMs: maxScriptTimeout(RED),
       },
