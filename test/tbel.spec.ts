@@ -92,6 +92,10 @@ describe('TBEL', () => {
           ['{"a": 1} == {"a": 2}', false],
           ['msg.missing == null', true],
           ['null == nil', true],
+          ['["1"] == 1', false],
+          ['["1"] != "1"', true],
+          ['{} == ""', false],
+          ['[] == 0', false],
         ],
         'var s1 = "ab" + "c"; var s2 = "a" + "bc";',
       );
@@ -631,7 +635,32 @@ return [sum, str0, twice(21), new byte[2], new String[1]];`);
         ['intLongToRadixString(13158, 16)', '3366'],
         ['intLongToRadixString(-13158, 16)', 'FFCC9A'],
         ['intLongToRadixString(-13158, 16, true, true)', '0xFFCC9A'],
+        ['intLongToRadixString(-13158, 16, false)', '9ACCFF'],
       ]);
+    });
+
+    // ThingsBoard prints a negative in hex as its significant bytes after one "FF" byte of sign, base 2 padded to
+    // the next of 8/16/32/64 digits (a full 8 digits become 16), and refuses the bases it has no printer for.
+    it('hex and radix printing of ThingsBoard edge cases: negatives, digit widths, bases', async () => {
+      await table([
+        ['intToHex(-1)', 'FFFF'],
+        ['intToHex(-200)', 'FF38'],
+        ['intToHex(-16)', 'FFF0'],
+        ['intToHex(-0x12345678)', 'EDCBA988'],
+        ['longToHex(-1)', 'FFFF'],
+        ['longToHex(255)', 'FF'],
+        ['longToHex(0)', '00'],
+        ['intLongToRadixString(-1, 16)', 'FFFF'],
+        ['intLongToRadixString(128, 2)', '0000000010000000'],
+        ['intLongToRadixString(5, 2)', '00000101'],
+        ['intLongToRadixString(-1, 2).length()', 64],
+        ['intLongToRadixString(100, 36)', '2s'],
+        ['intLongToRadixString(-100, 36)', '-2s'],
+        ['parseBinaryArrayToInt([1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1])', 32769],
+        ['parseBinaryArrayToInt([1, 1, 1, 1])', 15],
+      ]);
+      await fails('return intLongToRadixString(10, 3);', 'runtime', /Invalid radix: \[3\]/);
+      await fails('return intToHex(0xAB, true, false, 4);', 'runtime', /StringIndexOutOfBoundsException/);
     });
 
     it('parseHexToInt, parseHexToFloat, parseHexIntLongToFloat, parseHexToDouble and their aliases', async () => {

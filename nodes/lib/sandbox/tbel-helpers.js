@@ -1147,30 +1147,48 @@ globalThis.__tb = (() => {
     return bits;
   }
 
-  /** The integer of a list of bits (most significant first); a whole number of bytes reads as signed. */
+  /**
+   * The integer of a list of bits (most significant first), in 32-bit int arithmetic. As ThingsBoard does, only a
+   * list of exactly 8 bits read from its start with a leading 1 counts as signed; any other length is unsigned.
+   */
   function parseBinaryArrayToInt(data, offset, length) {
     const off = offset === undefined || offset === null ? 0 : offset;
-    const len = length === undefined || length === null ? data.length - off : length;
+    const n = length === undefined || length === null ? data.length : length;
+    const end = Math.min(n + off, data.length);
     let v = 0;
-    for (let i = off; i < off + len; i++) v = v * 2 + (data[i] & 1);
-    if (len % 8 === 0 && len <= 32 && len > 0 && data[off] & 1) v -= 2 ** len;
+    for (let i = off; i < end; i++) v = (v << 1) | (data[i] & 1);
+    if (data.length === 8 && off === 0 && data[0] === 1) v -= 1 << (end - off);
     return v;
   }
 
-  function __tb_hexOf(v, bigEndian, pref, len) {
-    let h = v.toString(16).toUpperCase();
+  /**
+   * Hex of a signed value (a BigInt) the way ThingsBoard prints it: the long's two's complement without leading
+   * zeros, in whole bytes; a negative keeps one "FF" byte of sign before its significant bytes (never more than
+   * `maxDigits`); then byte order, the last `len` digits and the "0x" prefix.
+   */
+  function __tb_hexOf(v, bigEndian, pref, len, maxDigits) {
+    let h = __tb_u64(v).toString(16).toUpperCase();
+    const max = maxDigits === undefined ? h.length : maxDigits;
+    h = h.replace(/^0+(?!$)/, '');
     if (h.length % 2 !== 0) h = '0' + h;
+    if (v < 0n) {
+      h = h.replace(/^F+(?!$)/, '');
+      if (h.length % 2 !== 0) h = 'F' + h;
+      if (h.length > max) h = h.slice(h.length - max);
+      else if (h.length < max) h = 'FF' + h;
+    }
     if (bigEndian === false) h = __tb_reverseHex(h);
-    if (len !== undefined && len !== null && len < h.length) h = h.slice(h.length - len);
-    return (pref === true ? '0x' : '') + h;
+    const n = len === undefined || len === null || len === -1 ? h.length : len;
+    if (n < 0 || n > h.length) __tb_fail('StringIndexOutOfBoundsException', 'length ' + n + ' of hex "' + h + '"');
+    return (pref === true ? '0x' : '') + h.slice(h.length - n);
   }
 
   function intToHex(i, bigEndian, pref, len) {
-    return __tb_hexOf(i < 0 ? i >>> 0 : i, bigEndian, pref, len);
+    return __tb_hexOf(BigInt(Math.trunc(i)), bigEndian, pref, len, 8);
   }
 
   function longToHex(l, bigEndian, pref, len) {
-    return __tb_hexOf(__tb_u64(BigInt(Math.trunc(l))), bigEndian, pref, len);
+    return __tb_hexOf(BigInt(Math.trunc(l)), bigEndian, pref, len, 16);
   }
 
   function floatToHex(f, bigEndian) {
@@ -1187,22 +1205,21 @@ globalThis.__tb = (() => {
     return '0x' + (bigEndian === false ? __tb_reverseHex(h) : h);
   }
 
-  /** An int or long in base 2, 8, 10 or 16 (negatives as two's complement, but in base 10). */
+  /**
+   * An int or long in base 2, 8, 10, 16 or 25..36. Bases 2, 8 and 16 print the two's complement; base 2 is padded to
+   * the next of 8, 16, 32 or 64 digits (so 8 digits become 16, as in ThingsBoard); 10 and 25..36 are signed.
+   */
   function intLongToRadixString(number, radix, bigEndian, pref) {
     const r = radix === undefined || radix === null ? 10 : radix;
     const v = BigInt(Math.trunc(number));
+    if (r >= 25 && r <= 36) return v.toString(r);
     if (r === 10) return v.toString();
-    const u = __tb_u64(v);
-    let s = u.toString(r).toUpperCase();
-    if (r === 2) {
-      s = s.padStart(Math.ceil(s.length / 8) * 8, '0');
-    } else if (r === 16) {
-      if (s.length % 2 !== 0) s = '0' + s;
-      if (v < 0n) while (s.startsWith('FFFF')) s = s.slice(2);
-      if (bigEndian === false) s = __tb_reverseHex(s);
-      if (pref === true) s = '0x' + s;
-    }
-    return s;
+    if (r === 8) return __tb_u64(v).toString(8);
+    if (r === 16) return __tb_hexOf(v, bigEndian, pref, -1);
+    if (r !== 2) return __tb_fail('IllegalArgumentException', 'Invalid radix: [' + r + ']');
+    const s = __tb_u64(v).toString(2);
+    const width = s.length < 8 ? 8 : s.length < 16 ? 16 : s.length < 32 ? 32 : s.length < 64 ? 64 : 0;
+    return width === 0 ? s : s.padStart(width, '0');
   }
 
   // ---- Helper functions: maps ------------------------------------------------------------------------------------

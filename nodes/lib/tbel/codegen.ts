@@ -414,9 +414,9 @@ class Generator {
       case '==':
       case '!=': {
         const not = op === '!=' ? '!' : '';
-        // Against null, a string or a number literal JavaScript's loose equality is MVEL's; otherwise by value.
+        // Against null JavaScript's loose equality is MVEL's. Against any other literal it is not: a list or a
+        // map never equals a number or a string in MVEL, while JavaScript converts them (["1"] == 1).
         if (l.k === 'null' || r.k === 'null') return `(${a} ${op} ${b})`;
-        if (isScalarLiteral(l) || isScalarLiteral(r)) return `(${a} ${op} ${b})`;
         return `${not}__tb.$eq(${a}, ${b})`;
       }
       case '&&':
@@ -430,10 +430,6 @@ class Generator {
         return `(${a} ${op} ${b})`;
     }
   }
-}
-
-function isScalarLiteral(e: Expr): boolean {
-  return e.k === 'num' || e.k === 'str' || e.k === 'bool';
 }
 
 /** Whether a safe navigation (.?) happened earlier in this chain: the rest of it is null-safe too. */
