@@ -4,6 +4,8 @@
  * Atomics.wait, so the main thread can wait with a deadline and end the thread when it passes.
  */
 
+import { type SpinPolicy, spin } from './spin-policy';
+
 /** Int32 slots of the control block. */
 const REQUEST = 0; // sequence number of the last request (main thread writes, thread waits on it)
 const REPLY = 1; // sequence number of the last answered request (thread writes, main thread waits on it)
@@ -139,11 +141,10 @@ export class Channel {
     return Atomics.load(this.control, REQUEST);
   }
 
-  /** Waits until a request other than `seen` is posted, spinning `spinMs` first; returns its number. */
-  nextRequest(seen: number, spinMs = 0): number {
-    const until = performance.now() + spinMs;
+  /** Waits until a request other than `seen` is posted, spinning first as `policy` allows; returns its number. */
+  nextRequest(seen: number, policy?: SpinPolicy): number {
+    if (policy && this.lastRequest === seen) spin(policy, () => this.lastRequest !== seen);
     let request = this.lastRequest;
-    while (request === seen && performance.now() < until) request = this.lastRequest;
     while (request === seen) {
       Atomics.wait(this.control, REQUEST, seen);
       request = this.lastRequest;

@@ -12,7 +12,8 @@
  *
  * While it waits, the event loop spins for a moment before it sleeps, and the thread spins for a moment after
  * each answer: a call then crosses in about a microsecond each way instead of the tens of microseconds that
- * waking a sleeping thread takes here (bench/README.md).
+ * waking a sleeping thread takes here (bench/README.md). Either side stops spinning for a while when it finds
+ * the cores shared (spin-policy.ts).
  */
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -36,6 +37,7 @@ import {
   serializeArgs,
 } from './script-runtime';
 import type { WorkerSettings } from './script-worker';
+import { SpinPolicy, spin } from './spin-policy';
 
 /** A compiled script. */
 export interface ThreadedScript {
@@ -53,8 +55,8 @@ export const GRACE_MS = 10;
 const COMPILE_BUDGET_MS = 5_000;
 /** A call that held the event loop this long defers the calls after it to the next turn (see heldThisTurn). */
 const LONG_CALL_MS = 20;
-/** How long the event loop spins for an answer before it sleeps in Atomics.wait. */
-const MAIN_SPIN_MS = 1;
+/** How long the event loop spins for an answer before it sleeps in Atomics.wait (one policy per process). */
+const mainSpin = new SpinPolicy({ spinMs: 1 });
 
 function spinMicros(): number {
   const v = Number(process.env.RULE_ENGINE_SCRIPT_SPIN_US);
@@ -203,21 +205,15 @@ class ScriptWorker {
   /** Waits for the answer to `request` until `deadline` (performance.now() time). */
   private wait(request: number, deadline: number): Answer | undefined {
     const channel = this.open;
-    const spinUntil = performance.now() + MAIN_SPIN_MS;
+    if (spin(mainSpin, () => channel.answered(request))) return channel.answer();
     for (;;) {
       if (channel.answered(request)) return channel.answer();
       const now = performance.now();
-      if (now >= deadline || this.dead) {
+      if (now >= deadline || this.dead || !channel.ready) {
         this.end();
         return undefined;
       }
-      if (now >= spinUntil) {
-        if (!channel.ready) {
-          this.end();
-          return undefined;
-        }
-        channel.sleepForAnswer(request, Math.min(deadline - now, 100));
-      }
+      channel.sleepForAnswer(request, Math.min(deadline - now, 100));
     }
   }
 }

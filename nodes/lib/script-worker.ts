@@ -4,7 +4,8 @@
  * limits, error descriptions and recovery are script-runtime's own; this file keeps the scripts by id.
  *
  * Between requests it spins for a moment (a request that follows soon is picked up without waking a sleeping
- * thread, which costs tens of microseconds here), then sleeps in Atomics.wait.
+ * thread, which costs tens of microseconds here), then sleeps in Atomics.wait; it stops spinning for a while
+ * when it finds the cores shared (spin-policy.ts).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import {
@@ -18,6 +19,7 @@ import {
   STATUS_OK,
 } from './script-channel';
 import { type CompiledScript, type CompileOptions, compileScript, ScriptError } from './script-runtime';
+import { SpinPolicy } from './spin-policy';
 
 export interface WorkerSettings {
   /** How long the thread spins for the next request before it sleeps, in microseconds. */
@@ -31,6 +33,7 @@ function describe(err: unknown): Described {
 
 const settings = workerData as WorkerSettings;
 const channel = new Channel();
+const spinPolicy = new SpinPolicy({ spinMs: settings.spinMicros / 1000 });
 const scripts = new Map<number, CompiledScript>();
 
 /** Handles one request; returns the script that may need a new engine before the next one. */
@@ -82,7 +85,7 @@ async function serve(): Promise<void> {
   let seen = 0;
   parentPort?.postMessage(channel.announceReady());
   for (;;) {
-    seen = channel.nextRequest(seen, settings.spinMicros / 1000);
+    seen = channel.nextRequest(seen, spinPolicy);
     const called = await handle(seen);
     // What the call lost (its sandbox after a time-out, its engine after a failure) is rebuilt now, not at the
     // start of the next call, where it would count against that call's time limit.

@@ -1,0 +1,89 @@
+import * as assert from 'node:assert/strict';
+import { SpinPolicy, spin } from '../nodes/lib/spin-policy';
+
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // a stand-in for being descheduled: time passes between two looks
+  }
+}
+
+describe('spin policy (when to spin for the script channel)', () => {
+  it('spins its full budget until it sees a descheduled spin, then pauses', () => {
+    const p = new SpinPolicy({ spinMs: 0.2, gapMs: 0.25, minPauseMs: 50 });
+    assert.equal(p.budget(0), 0.2);
+    p.observe(0.01, 100);
+    assert.equal(p.budget(100), 0.2);
+    p.observe(2, 200);
+    assert.equal(p.budget(200), 0);
+    assert.equal(p.budget(249), 0);
+    assert.equal(p.budget(250), 0.2);
+  });
+
+  it('doubles the pause while spins keep being descheduled, up to its maximum', () => {
+    const p = new SpinPolicy({ spinMs: 1, minPauseMs: 10, maxPauseMs: 40 });
+    const pauses: number[] = [];
+    let now = 0;
+    for (let i = 0; i < 5; i++) {
+      p.observe(5, now);
+      let end = now;
+      while (p.paused(end)) end++;
+      pauses.push(end - now);
+      now = end;
+    }
+    assert.deepEqual(pauses, [10, 20, 40, 40, 40]);
+  });
+
+  it('returns to the shortest pause only after a run of clean spins', () => {
+    const p = new SpinPolicy({ spinMs: 1, minPauseMs: 10, cleanToReset: 3 });
+    p.observe(5, 0); // pause 10, next 20
+    p.observe(5, 10); // pause 20, next 40
+    p.observe(0, 30);
+    p.observe(0, 31);
+    p.observe(5, 32); // a gap before the third clean spin: pause 40
+    assert.equal(p.paused(71), true);
+    assert.equal(p.paused(72), false);
+    for (let i = 0; i < 3; i++) p.observe(0, 72 + i);
+    p.observe(5, 100);
+    assert.equal(p.paused(109), true);
+    assert.equal(p.paused(110), false);
+  });
+
+  it('spin() stops as soon as the awaited thing happens, and reports a gap in the spin', () => {
+    const p = new SpinPolicy({ spinMs: 50, gapMs: 0.25, minPauseMs: 1_000 });
+    let looks = 0;
+    assert.equal(
+      spin(p, () => ++looks === 3),
+      true,
+    );
+    assert.equal(looks, 3);
+    assert.equal(p.paused(performance.now()), false);
+    let first = true;
+    const seen = spin(p, () => {
+      if (first) busy(2);
+      first = false;
+      return false;
+    });
+    assert.equal(seen, false);
+    assert.equal(p.paused(performance.now()), true, 'a 2 ms gap in the spin pauses spinning');
+    let calls = 0;
+    assert.equal(
+      spin(p, () => {
+        calls++;
+        return false;
+      }),
+      false,
+    );
+    assert.equal(calls, 1, 'while paused, spin() looks once and returns');
+  });
+
+  it('never spins with a zero budget', () => {
+    const p = new SpinPolicy({ spinMs: 0 });
+    let calls = 0;
+    spin(p, () => {
+      calls++;
+      return false;
+    });
+    assert.equal(calls, 1);
+  });
+});
