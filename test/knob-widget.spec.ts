@@ -321,6 +321,23 @@ describe('knob widget node (rule-knob) in Dashboard 2.0, behind the tutorial flo
     await waitFor(async () => (await stale.count()) === 0, 5000, 'fresh again after a reading');
   });
 
+  it('marks the gauge stale when readings stop for 3 s, keeping its last value, and fresh again after a reading', async () => {
+    const staleLabel = page.getByText('Now · stale: no reading for 3 s', { exact: true });
+    const freshLabel = page.getByText('Now', { exact: true });
+    await reading(23.5);
+    await freshLabel.waitFor({ timeout: 5000 });
+    assert.equal(await staleLabel.count(), 0, 'fresh right after a reading');
+    await delay(1500);
+    assert.equal(await staleLabel.count(), 0, 'not stale within the 3 s');
+    await staleLabel.waitFor({ timeout: 5000 });
+    const gauge = page.locator('.nrdb-ui-gauge').filter({ has: staleLabel });
+    assert.match((await gauge.textContent()) ?? '', /23\.5/, 'the stale gauge still shows the last reading');
+    await page.screenshot({ path: screenshotPath('gauge-stale') });
+    await reading(23.6);
+    await freshLabel.waitFor({ timeout: 5000 });
+    assert.equal(await staleLabel.count(), 0, 'fresh again');
+  });
+
   it('lays out the tutorial page at 390 px and 1280 px with no text clipped or outside its card', async () => {
     for (const width of [390, 1280]) {
       await page.setViewportSize({ width, height: 800 });
