@@ -15,21 +15,23 @@ import semver from 'semver';
 import { startThermostat, type Thermostat } from '../bin/thermostat';
 import { type FlowNode, ImportError, type ImportInput, importThingsBoard } from '../nodes/lib/importer';
 import { DASHBOARD_VERSION } from '../nodes/lib/importer/flow-dashboard';
+import {
+  deployable,
+  importTutorial,
+  notMappedLines,
+  TUTORIAL_EXPORTS,
+  turnKnobUntil,
+  withClientDeviceName,
+} from './imported-tutorial';
 import { startTestBroker, type TestMqttBroker } from './mqtt-broker';
-import { TB_FIXTURES_DIR, tbDownlinkEncoder, tbTutorialScript, tbUplinkDecoder } from './tb-fixtures';
-import { delay, freePort, makeUserDir, NodeRedProcess, pkg, root, waitFor, writeSettings } from './toolkit';
+import { tbDownlinkEncoder, tbTutorialScript, tbUplinkDecoder } from './tb-fixtures';
+import { delay, freePort, makeUserDir, NodeRedProcess, pkg, root, writeSettings } from './toolkit';
 
 const FIXTURES = path.join(root, 'test', 'fixtures', 'importer');
 const CLI = path.join(root, 'dist', 'bin', 'import.js');
 const source = (file: string) => ({ name: file, text: fs.readFileSync(file, 'utf8') });
 const fixture = (name: string) => source(path.join(FIXTURES, name));
-const tb = (name: string) => path.join(TB_FIXTURES_DIR, name);
-const TUTORIAL = {
-  chain: tb('mqtt-downlink-root-rule-chain.json'),
-  uplink: tb('sensor_uplink_converter.json'),
-  downlink: tb('mqtt-downlink-downlink-converter.json'),
-  dashboard: tb('temperature_control_dashboard.json'),
-};
+const TUTORIAL = TUTORIAL_EXPORTS;
 
 function run(input: ImportInput) {
   const { flow, report } = importThingsBoard(input);
@@ -443,30 +445,11 @@ describe("rule-engine-import: the tutorial's four exports, deployed and run end 
   let red: NodeRedProcess | undefined;
   let device: Thermostat | undefined;
   let flow: FlowNode[];
-  let stderr: string;
+  let report: string;
 
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rule-engine-import-e2e-'));
-    const out = path.join(dir, 'flow.json');
-    const r = spawnSync(
-      process.execPath,
-      [
-        CLI,
-        TUTORIAL.chain,
-        '--converter',
-        TUTORIAL.uplink,
-        '--converter',
-        TUTORIAL.downlink,
-        '--dashboard',
-        TUTORIAL.dashboard,
-        '-o',
-        out,
-      ],
-      { encoding: 'utf8' },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    stderr = r.stderr;
-    flow = JSON.parse(fs.readFileSync(out, 'utf8'));
+    ({ flow, report } = importTutorial(CLI, dir));
     broker = await startTestBroker('aedes');
   });
 
@@ -479,10 +462,9 @@ describe("rule-engine-import: the tutorial's four exports, deployed and run end 
   });
 
   it('reports exactly one node not mapped: the PE entity-group duplicate', () => {
-    const section = stderr.split('\nNotes')[0].trim().split('\n');
-    assert.equal(section[0], 'Not mapped (1):');
-    assert.equal(section.length, 2, stderr);
-    assert.match(section[1], /"Duplicate To Group Entities" \(TbDuplicateMsgToGroupNode, node 7\): entity groups/);
+    const lines = notMappedLines(report);
+    assert.equal(lines.length, 1, report);
+    assert.match(lines[0], /"Duplicate To Group Entities" \(TbDuplicateMsgToGroupNode, node 7\): entity groups/);
   });
 
   it("keeps the tutorial's script and converters unchanged", () => {
@@ -492,51 +474,13 @@ describe("rule-engine-import: the tutorial's four exports, deployed and run end 
     assert.equal(integration.encoder, tbDownlinkEncoder());
   });
 
-  /** The imported flow with the broker pointed at the test broker (as a user edits the broker node) and an inject node standing for a turn of the knob. */
-  function deployable(nodes: FlowNode[]): FlowNode[] {
-    const rpc = nodes.find((n) => n.type === 'rule-rpc-request')!;
-    const turn: FlowNode = {
-      id: 'testknobturn0001',
-      type: 'inject',
-      z: rpc.z,
-      name: 'knob turn',
-      props: [{ p: 'payload' }],
-      payload: '42',
-      payloadType: 'num',
-      repeat: '',
-      once: false,
-      x: 100,
-      y: 40,
-      wires: [[rpc.id]],
-    };
-    return [
-      ...nodes.map((n) => (n.type === 'mqtt-broker' ? { ...n, broker: '127.0.0.1', port: broker.port } : n)),
-      turn,
-    ];
-  }
-
-  /** Turns the knob (the inject node) until `seen` holds: the device store knows the device once a reading is saved. */
-  async function turnUntil(seen: () => boolean): Promise<void> {
-    await waitFor(
-      async () => {
-        if (seen()) return true;
-        const res = await fetch(red!.url('/inject/testknobturn0001'), { method: 'POST' });
-        assert.equal(res.status, 200);
-        await delay(300);
-        return seen();
-      },
-      20000,
-      'the set-point to arrive',
-    );
-  }
-
   it('deploys to Node-RED with the package and Dashboard 2.0: no unknown type, no error', async () => {
     const userDir = makeUserDir('rule-engine-import-red-');
     writeSettings(userDir, []);
     red = new NodeRedProcess(userDir, await freePort());
     await red.start();
     const from = red.output.length;
-    await red.deploy(deployable(flow));
+    await red.deploy(deployable(flow, broker.port));
     await red.waitForLog(/Started flows|Waiting for missing types/, 20000, from);
     await delay(500);
     const log = red.output.slice(from);
@@ -553,13 +497,13 @@ describe("rule-engine-import: the tutorial's four exports, deployed and run end 
     watcher.on('message', (topic, payload) => received.push(`${topic} ${payload}`));
     await watcher.subscribeAsync('devices/+/temperature/settings');
     try {
-      await turnUntil(() => received.length > 0);
+      await turnKnobUntil(red, () => received.length > 0);
       assert.equal(received[0], 'devices/undefined/temperature/settings 42');
     } finally {
       await watcher.endAsync();
     }
     assert.ok(
-      stderr.includes(
+      report.includes(
         '"Getting Atributes to Metadata" reads server attributes (deviceName), but this chain saves attributes only in client scope',
       ),
     );
@@ -567,15 +511,10 @@ describe("rule-engine-import: the tutorial's four exports, deployed and run end 
 
   it('with the one change the report points at (deviceName as a client attribute), the thermostat gets the set-point', async () => {
     assert.ok(red && device, 'deployed and running');
-    const fixed = flow.map((n) =>
-      n.type === 'rule-originator-attributes'
-        ? { ...n, clientAttributeNames: ['deviceName'], serverAttributeNames: [] }
-        : n,
-    );
     const from = red.output.length;
-    await red.deploy(deployable(fixed));
+    await red.deploy(deployable(withClientDeviceName(flow), broker.port));
     await red.waitForLog(/Started flows/, 20000, from);
-    await turnUntil(() => device!.setPoint() === 42);
+    await turnKnobUntil(red, () => device!.setPoint() === 42);
     assert.equal(device.setPoint(), 42);
   });
 });
