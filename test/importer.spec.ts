@@ -202,8 +202,14 @@ describe('importer: rule nodes with ThingsBoard defaults for missing fields', ()
     assert.equal(new Set(flow.map((n) => n.id)).size, flow.length, 'ids are unique');
   });
 
-  it('gives the same flow for the same exports', () => {
+  it('gives the same flow for the same exports, and other ids for another chain', () => {
     assert.deepEqual(run({ ruleChain: fixture('defaults-chain.json') }).flow, flow);
+    const ids = new Set(flow.map((n) => n.id));
+    const other = run({ ruleChain: fixture('settings-chain.json') }).flow;
+    assert.deepEqual(
+      other.filter((n) => ids.has(n.id)),
+      [],
+    );
   });
 });
 

@@ -15,7 +15,7 @@ const missing = (which: string) =>
 export class FlowBuilder {
   readonly nodes: FlowNode[] = [];
   private readonly configs: FlowNode[] = [];
-  private readonly ids = new Ids('tbimport');
+  private readonly ids: Ids;
   readonly tab: string;
   private storeId?: string;
   private integrationId?: string;
@@ -28,7 +28,9 @@ export class FlowBuilder {
     private readonly converters: Converters,
     private readonly mqtt: MqttIntegration | undefined,
     readonly report: ImportReport,
+    seed: string,
   ) {
+    this.ids = new Ids(seed);
     this.tab = this.ids.next();
   }
 

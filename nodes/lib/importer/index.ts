@@ -40,7 +40,7 @@ export function importThingsBoard(input: ImportInput): ImportResult {
   const dashboard = input.dashboard ? parseDashboard(input.dashboard) : undefined;
   const file = input.ruleChain.name;
 
-  const flow = new FlowBuilder(chain.name, converters, integration, report);
+  const flow = new FlowBuilder(chain.name, converters, integration, report, input.ruleChain.text);
   const relationsOf = (i: number) => [...new Set(chain.connections.filter((c) => c.from === i).map((c) => c.relation))];
   const placed = chain.nodes.map((node) => {
     const where = `"${node.name}" (${shortType(node.type)}, node ${node.index})`;
@@ -90,6 +90,7 @@ export function importThingsBoard(input: ImportInput): ImportResult {
 
   const first = chain.first !== undefined && placed[chain.first].mapped ? placed[chain.first].node : undefined;
   if (chain.first === undefined) report.notes.push(`${file}: no firstNodeIndex: nothing is wired into the chain`);
+  else if (!first) report.notes.push(`${file}: the first node was not mapped: nothing is wired into the chain`);
   if (chain.chainLinks > 0) {
     report.notMapped.push(
       `${file}: ${chain.chainLinks} connection(s) to other rule chains (import those chains separately)`,

@@ -2,6 +2,7 @@
  * What the importer reads and writes: Node-RED flow nodes, the report of what did not map, and the error every
  * bad input raises. Reading a ThingsBoard field goes through `Fields`, so a wrong type names the file and field.
  */
+import { createHash } from 'node:crypto';
 
 /** One node of a Node-RED flow file. */
 export type FlowNode = Record<string, unknown> & { id: string; type: string };
@@ -111,13 +112,19 @@ export class Fields {
   }
 }
 
-/** Deterministic ids, so the same exports always give the same flow (and golden tests can compare). */
+/**
+ * Node ids from the rule chain's text: the same export always gives the same flow (importing it again offers
+ * to replace it), and two different chains imported into one Node-RED do not share ids.
+ */
 export class Ids {
   private n = 0;
-  constructor(private readonly prefix: string) {}
+  private readonly prefix: string;
+  constructor(seed: string) {
+    this.prefix = createHash('sha256').update(seed).digest('hex').slice(0, 8);
+  }
   next(): string {
     this.n += 1;
-    return `${this.prefix}${this.n.toString(16).padStart(16 - this.prefix.length, '0')}`;
+    return `${this.prefix}${this.n.toString(16).padStart(8, '0')}`;
   }
 }
 
