@@ -33,7 +33,8 @@ const place = (x: number, y: number) => ({ x: x * 1.2 + 460, y: y + 60 });
 
 export function importThingsBoard(input: ImportInput): ImportResult {
   const report: ImportReport = { notMapped: [], notes: [] };
-  // Everything is read and checked before anything is built, so a bad file never gives half a flow.
+  // Every export is read and checked first; a bad field found while mapping throws as well, so an error
+  // never leaves half a flow behind.
   const chain = parseRuleChain(input.ruleChain);
   const converters = parseConverters(input.converters ?? [], report.notes);
   const integration = input.integration ? parseIntegration(input.integration) : undefined;
