@@ -7,7 +7,7 @@
  * with the palette's arguments (`--omit=dev --engine-strict ...`) under the Node.js that runs Node-RED. Then the
  * admin API must show every node set enabled and loaded, the icons, the help, the examples under the package
  * name, and the same again after a restart; then, with Dashboard 2.0 installed beside it, the knob widget in a
- * dashboard page.
+ * dashboard page, and the tutorial's ThingsBoard exports imported by the installed rule-engine-import and run.
  *
  * The tarball comes from scripts/test-matrix.js (PALETTE_PACK names its `npm pack --json` summary, made with the
  * prepack build); run alone, this spec packs the already built tree itself.
@@ -17,6 +17,9 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { startThermostat } from '../bin/thermostat';
+import { deployable, importTutorial, notMappedLines, turnKnobUntil, withClientDeviceName } from './imported-tutorial';
+import { startTestBroker } from './mqtt-broker';
 import { helper } from './support';
 import {
   dashboardNodes,
@@ -166,6 +169,7 @@ describe(`palette install of the packed tarball on Node-RED ${nodeRedVersion}, N
     }
     for (const icon of iconFiles) want.push(`icons/${icon}`);
     for (const ex of exampleFiles) want.push(`examples/${ex}`);
+    want.push(...Object.values(pkg.bin));
     for (const file of resourceFiles) want.push(`resources/${file}`);
     assert.deepEqual(
       want.filter((f) => !files.has(f)),
@@ -365,6 +369,27 @@ describe(`palette install of the packed tarball on Node-RED ${nodeRedVersion}, N
       assert.deepEqual(errors, []);
     } finally {
       await browser.close();
+    }
+  });
+
+  it("imports the tutorial's ThingsBoard exports with the installed rule-engine-import, and runs the flow", async function () {
+    requireInstalled();
+    this.timeout(120000);
+    const { flow, report } = importTutorial(installedFile(pkg.bin['rule-engine-import']), tmp);
+    assert.equal(notMappedLines(report).length, 1, report);
+    const broker = await startTestBroker('aedes');
+    const device = startThermostat({ broker: broker.url, interval: 100, log: () => {} });
+    try {
+      await device.ready();
+      const from = red.output.length;
+      // With the scope fix the report points at, so that the set-point reaches the device by its name.
+      await red.deploy(deployable(withClientDeviceName(flow), broker.port));
+      await red.waitForLog(/Started flows|Waiting for missing types/, 20000, from);
+      assert.doesNotMatch(red.output.slice(from), /Waiting for missing types|\[error\]/, red.output.slice(from));
+      await turnKnobUntil(red, () => device.setPoint() === 42);
+    } finally {
+      await device.stop();
+      await broker.stop();
     }
   });
 });

@@ -16,6 +16,7 @@ export const root = path.resolve(__dirname, '../..');
 export const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
   name: string;
   version: string;
+  bin: Record<string, string>;
   'node-red': { nodes: Record<string, string> };
   devDependencies: Record<string, string>;
 };
