@@ -17,6 +17,8 @@ interface Route {
   write: boolean;
 }
 
+const TUTORIAL_CHAIN = path.join(root, 'test', 'fixtures', 'thingsboard', 'mqtt-downlink-root-rule-chain.json');
+
 const ROUTES: Route[] = [
   {
     method: 'post',
@@ -37,6 +39,14 @@ const ROUTES: Route[] = [
     path: '/rule-engine/integration/test-encoder',
     pattern: '/rule-engine/integration/test-encoder',
     body: { encoder: 'return {contentType: "TEXT", data: "x", metadata: {topic: "a/b"}};', msg: {}, metadata: {} },
+    write: true,
+  },
+  {
+    // The editor's import builds flows: the flows write permission.
+    method: 'post',
+    path: '/rule-engine/import/thingsboard',
+    pattern: '/rule-engine/import/thingsboard',
+    body: { ruleChain: { name: 'chain.json', text: fs.readFileSync(TUTORIAL_CHAIN, 'utf8') } },
     write: true,
   },
   {
@@ -141,6 +151,32 @@ module.exports = {
         ROUTES.some((r) => r.method === f.method && r.pattern === f.pattern),
         `${f.method.toUpperCase()} ${f.pattern} is not covered by this test`,
       );
+    }
+  });
+
+  it('POST /rule-engine/import/thingsboard: the flow and the report for an admin, 400 with the reason for a bad export', async () => {
+    const bearer = await token('admin', 'admin-pass', '*');
+    const post = (body: unknown) =>
+      fetch(red.url('/rule-engine/import/thingsboard'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const ok = await post({ ruleChain: { name: 'chain.json', text: fs.readFileSync(TUTORIAL_CHAIN, 'utf8') } });
+    assert.equal(ok.status, 200);
+    const result = (await ok.json()) as { flow: Array<{ type: string }>; report: { notMapped: string[] } };
+    assert.ok(result.flow.some((n) => n.type === 'tab'));
+    assert.ok(result.flow.some((n) => n.type === 'rule-msg-type-switch'));
+    assert.equal(result.report.notMapped.length, 1, result.report.notMapped.join('\n'));
+    assert.match(result.report.notMapped[0], /TbDuplicateMsgToGroupNode/);
+    for (const [body, reason] of [
+      [{ ruleChain: { name: 'chain.json', text: '{ not json' } }, /chain\.json/],
+      [{}, /ruleChain: expected \{name, text\}/],
+      [{ ruleChain: { name: 'c.json', text: '{}' }, converters: 'x' }, /converters: expected a list/],
+    ] as const) {
+      const res = await post(body);
+      assert.equal(res.status, 400);
+      assert.match(((await res.json()) as { error: string }).error, reason);
     }
   });
 

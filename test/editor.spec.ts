@@ -976,6 +976,92 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     );
   });
 
+  editorTest(
+    'imports ThingsBoard exports from the main menu: a new tab of the package nodes, and the report as text',
+    [TAB, STORE],
+    async () => {
+      const fixtures = path.join(root, 'test', 'fixtures', 'thingsboard');
+      await page.locator('#red-ui-header-button-sidemenu').click();
+      const entry = page.locator('#menu-item-rule-engine-import');
+      // Beside the editor's own Import entry.
+      assert.equal(
+        await page.evaluate(() => {
+          const d = globalThis as unknown as {
+            document: {
+              getElementById(id: string): {
+                parentElement: { previousElementSibling: { querySelector(s: string): { id: string } | null } | null };
+              } | null;
+            };
+          };
+          return (
+            d.document
+              .getElementById('menu-item-rule-engine-import')
+              ?.parentElement.previousElementSibling?.querySelector('a')?.id ?? ''
+          );
+        }),
+        'menu-item-import',
+      );
+      await entry.click();
+      await trayIn();
+      // Import without a rule chain: the tray stays, saying why.
+      await page.locator('#rule-engine-import-ok').click();
+      await waitFor(
+        async () => ((await page.locator('.rule-engine-import-error').textContent()) ?? '') !== '',
+        10000,
+        'the missing rule chain reported',
+      );
+      await page
+        .locator('#rule-engine-import-ruleChain')
+        .setInputFiles(path.join(fixtures, 'mqtt-downlink-root-rule-chain.json'));
+      await page
+        .locator('#rule-engine-import-converters')
+        .setInputFiles([
+          path.join(fixtures, 'sensor_uplink_converter.json'),
+          path.join(fixtures, 'mqtt-downlink-downlink-converter.json'),
+        ]);
+      await page
+        .locator('#rule-engine-import-dashboard')
+        .setInputFiles(path.join(fixtures, 'temperature_control_dashboard.json'));
+      await shot('import-thingsboard');
+      await page.locator('#rule-engine-import-ok').click();
+      const report = page.locator('.rule-engine-import-report');
+      await report.waitFor({ timeout: 20000 });
+      assert.match((await report.textContent()) ?? '', /Not mapped \(1\)[\s\S]*TbDuplicateMsgToGroupNode/);
+      // The report is text: markup in it would be an element.
+      assert.equal(await report.locator('*').count(), 0);
+      const imported = await page.evaluate(() => {
+        const w = globalThis as unknown as EditorWindow & {
+          RED: { nodes: { eachWorkspace(cb: (n: EditorNode) => void): void } };
+        };
+        const tabs: string[] = [];
+        w.RED.nodes.eachWorkspace((t) => {
+          tabs.push(String(t.label));
+        });
+        const types: string[] = [];
+        w.RED.nodes.eachNode((n) => {
+          types.push(n.type);
+        });
+        return { tabs, types };
+      });
+      assert.equal(imported.tabs.length, 2, `tabs: ${imported.tabs.join(', ')}`);
+      assert.equal(
+        await page.locator('#red-ui-workspace-tabs .red-ui-tab.active .red-ui-text-bidi-aware').textContent(),
+        'Root Rule Chain',
+        'the imported tab is shown',
+      );
+      for (const t of [
+        'rule-msg-type-switch',
+        'rule-save-attributes',
+        'rule-save-timeseries',
+        'rule-script',
+        'rule-integration-downlink',
+      ]) {
+        assert.ok(imported.types.includes(t), `${t} imported (got ${imported.types.join(', ')})`);
+      }
+      await shot('import-thingsboard-done');
+    },
+  );
+
   it('has a test above for every node type of the package', function () {
     const titles = (this.test?.parent?.tests ?? []).map((t) => t.title);
     assert.deepEqual(

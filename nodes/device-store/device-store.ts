@@ -5,6 +5,7 @@
  * it. The Redis password (and CA certificate) are credentials: never in the flow JSON.
  */
 import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { registerImportRoutes } from '../lib/admin-routes';
 import { checkStoreName, contextKeyValueStore, type GlobalContext } from '../lib/context-store';
 import { DEFAULT_STORE_LIMITS, DeviceStore, type DeviceStoreBackend, keyValueBackend } from '../lib/device-store';
 import { type DeviceStoreNode, redSetting } from '../lib/node-red';
@@ -83,4 +84,6 @@ export = (RED: NodeAPI) => {
       credentials: { password: { type: 'password' }, ca: { type: 'text' } },
     },
   );
+  // The editor's import of ThingsBoard exports (the menu entry is in this node's editor file).
+  registerImportRoutes(RED);
 };

@@ -1,10 +1,12 @@
 /**
  * Every admin HTTP route of the package, in one place: the Test buttons of the script node and of the
- * integration's decoder and encoder, and the last input of a deployed script node (the Test dialog's sample).
+ * integration's decoder and encoder, the last input of a deployed script node (the Test dialog's sample), and
+ * the editor's import of ThingsBoard exports.
  * Each route requires its node type's write permission (adminPermission), and each Test run goes through the
  * admin app's Test gate under the node id the editor sends, with the bounds of a deployed node.
  */
 import type { NodeAPI } from 'node-red';
+import { ImportError, type ImportInput, type ImportSource, importThingsBoard } from './importer';
 import { testDecoder, testEncoder } from './integration';
 import { adminPermission, maxScriptTimeout } from './node-red';
 import { DEFAULT_SAMPLE, sampleFor, testScript } from './script-node';
@@ -93,4 +95,47 @@ export function registerIntegrationRoutes(RED: NodeAPI): void {
     ...adminPermission(RED, 'rule-integration.write'),
     (req, res) => runTest(RED, res, req.body, testEncoder),
   );
+}
+
+/** One export as the editor sends it: `{name, text}`; anything else is refused with the field named. */
+function sourceOf(v: unknown, field: string): ImportSource {
+  const o = v as Record<string, unknown> | null;
+  if (!o || typeof o !== 'object' || typeof o.name !== 'string' || typeof o.text !== 'string') {
+    throw new ImportError(`${field}: expected {name, text} of an export file`);
+  }
+  return { name: o.name.slice(0, 200), text: o.text };
+}
+
+/** The body of an import request as the importer's input. */
+export function importInputOf(body: unknown): ImportInput {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const optional = (field: string) =>
+    b[field] === undefined || b[field] === null ? undefined : sourceOf(b[field], field);
+  const converters = b.converters ?? [];
+  if (!Array.isArray(converters)) throw new ImportError('converters: expected a list of export files');
+  return {
+    ruleChain: sourceOf(b.ruleChain, 'ruleChain'),
+    converters: converters.map((c, i) => sourceOf(c, `converters[${i}]`)),
+    integration: optional('integration'),
+    dashboard: optional('dashboard'),
+  };
+}
+
+/**
+ * The editor's "Import from ThingsBoard": the exports in, the flow and the report out (the editor imports the
+ * flow as the clipboard import does; nothing reaches the runtime until the user deploys). It builds flows, so it
+ * asks for the flows write permission. A bad export is a 400 with the importer's message.
+ */
+export function registerImportRoutes(RED: NodeAPI): void {
+  if (!RED.httpAdmin || !firstTime(RED.httpAdmin, 'import')) return;
+  RED.httpAdmin.post('/rule-engine/import/thingsboard', ...adminPermission(RED, 'flows.write'), (req, res) => {
+    try {
+      res.json(importThingsBoard(importInputOf(req.body)));
+    } catch (err) {
+      const bad = err instanceof ImportError;
+      res
+        .status(bad ? 400 : 500)
+        .json({ error: bad ? err.message : `import failed: ${(err as Error)?.message ?? err}` });
+    }
+  });
 }
