@@ -390,6 +390,45 @@ describe('save attributes node', () => {
       events.stop();
     });
 
+    it("the Attributes Updated message reaches the message type switch's Attributes Updated output", async () => {
+      const switchNode = require('../nodes/msg-type-switch/msg-type-switch');
+      const outs = [
+        'postAttributes',
+        'postTelemetry',
+        'rpcFrom',
+        'rpcTo',
+        'attrUpdated',
+        'attrDeleted',
+        'tsUpdated',
+        'other',
+      ];
+      await helper.load(
+        [...nodes, switchNode],
+        flowAround(
+          {
+            id: 'sa',
+            type: 'rule-save-attributes',
+            scope: 'shared',
+            sendAttributesUpdated: true,
+            wires: [['ok'], ['fail'], ['sw']],
+          },
+          {
+            deviceStore: {},
+            extra: [
+              { id: 'sw', type: 'rule-msg-type-switch', wires: outs.map((o) => [o]) },
+              ...outs.map((id) => ({ id, type: 'helper' })),
+            ],
+          },
+        ),
+      );
+      const routed = sendAndWait('sw', { payload: {}, metadata: {}, msgType: 'none yet' }, outs);
+      assert.equal((await routed).port, 'other', 'the switch is wired');
+      const reached = sendAndWait('sa', input({ payload: { target: 21 } }), outs);
+      const { port, msg } = await reached;
+      assert.equal(port, 'attrUpdated');
+      assert.deepEqual(msg.payload, { target: 21 });
+    });
+
     it('with Attributes Updated on, failures still go to the second output', async () => {
       await helper.load(nodes, optionsFlow({ scope: 'server', sendAttributesUpdated: true }));
       const { port, msg } = await sendAndWait('sa', input({ msgType: 'POST_TELEMETRY_REQUEST' }), ['ok', 'fail']);
