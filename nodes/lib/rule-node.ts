@@ -7,8 +7,8 @@
  *     also called once at deploy, so that a configuration error shows on the status before any message;
  *  3. `handle` does the node's work and ends the message with success() or failure().
  * An error thrown in any step, or a promise from `handle` that rejects, is a failure: the error on the status,
- * the msg on the Failure output (the last one) with `msg.error` saying why, node.error(text, msg) so Catch nodes
- * see it too, and done.
+ * the msg on the Failure output (the last one unless `failureOutput` says) with `msg.error` saying why,
+ * node.error(text, msg) so Catch nodes see it too, and done.
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { ConnectionState, DeviceStore } from './device-store';
