@@ -160,3 +160,34 @@ describe('device store lookup', () => {
     assert.ok([...deviceKeys].includes('rule-engine:dev:plain-Name_1'));
   });
 });
+
+describe('device store: save attributes only if changed', () => {
+  it('on a key/value store, writes and returns only the changed attributes; the same JSON keeps its update time, 25 and "25" differ (TB compares value and type)', async () => {
+    const kv = new MemoryKeyValueStore();
+    const store = new DeviceStore(keyValueBackend(kv));
+    assert.deepEqual(
+      await store.saveAttributes('dev', 'server', { n: 25, o: { a: 1 }, s: 'x' }, 1, { onlyIfChanged: true }),
+      ['n', 'o', 's'],
+    );
+    const sets: string[][] = [];
+    const set = kv.set.bind(kv);
+    kv.set = async (ks, vs) => {
+      sets.push(ks);
+      return set(ks, vs);
+    };
+    const changed = await store.saveAttributes('dev', 'server', { n: '25', o: { a: 1 }, s: 'x' }, 2, {
+      onlyIfChanged: true,
+    });
+    assert.deepEqual(changed, ['n']);
+    assert.equal(sets.length, 1);
+    assert.equal(sets[0].length, 1, 'one key written');
+    const got = Object.fromEntries(await store.getAttributes('dev', 'server', ['n', 'o', 's']));
+    assert.deepEqual(got, {
+      n: { value: '25', lastUpdateTs: 2 },
+      o: { value: { a: 1 }, lastUpdateTs: 1 },
+      s: { value: 'x', lastUpdateTs: 1 },
+    });
+    assert.deepEqual(await store.saveAttributes('dev', 'server', { n: '25' }, 3, { onlyIfChanged: true }), []);
+    assert.equal(sets.length, 1, 'nothing changed: nothing written');
+  });
+});

@@ -90,6 +90,31 @@ const INTEGRATION = {
   encoderLanguage: 'javascript',
 };
 
+/** A save attributes and an originator attributes node as flows saved before the ThingsBoard options hold them. */
+const OLD_NODES = [
+  {
+    id: 'edoldsave000001',
+    type: 'rule-save-attributes',
+    z: TAB.id,
+    deviceStore: STORE.id,
+    scope: 'client',
+    x: 200,
+    y: 300,
+    wires: [[], []],
+  },
+  {
+    id: 'edoldoa00000001',
+    type: 'rule-originator-attributes',
+    z: TAB.id,
+    deviceStore: STORE.id,
+    clientAttributeNames: ['deviceName'],
+    fetchTo: 'metadata',
+    x: 200,
+    y: 360,
+    wires: [[], []],
+  },
+];
+
 /** A Dashboard 2.0 page with one group (Dashboard 2.0 is installed in the test user directory), for the knob. */
 const UI = dashboardNodes('edui', { path: '/page', group: 'Thermostat' });
 const UI_GROUP = { id: 'eduigroup' };
@@ -103,8 +128,16 @@ const settingsOf = (n: Record<string, unknown>) =>
  * fixtures' ids; the deploy test deploys nodes with these settings.
  */
 const ENTERED: Record<string, Record<string, unknown>> = {
-  'rule-save-timeseries': { name: 'latest readings', deviceStore: STORE.id },
-  'rule-save-attributes': { name: 'client attributes', deviceStore: STORE.id, scope: 'client' },
+  'rule-save-timeseries': { name: 'latest readings', deviceStore: STORE.id, typeCast: true },
+  'rule-save-attributes': {
+    name: 'client attributes',
+    deviceStore: STORE.id,
+    scope: 'client',
+    onlyIfChanged: true,
+    sendAttributesUpdated: true,
+    typeCast: true,
+    outputs: 3,
+  },
   'rule-originator-attributes': {
     name: 'device name',
     deviceStore: STORE.id,
@@ -116,6 +149,8 @@ const ENTERED: Record<string, Record<string, unknown>> = {
     getLatestValueWithTs: true,
     tellFailureIfAbsent: false,
     telemetryPrefix: 'tb_',
+    doubleFormat: 'thingsboard',
+    patternObjects: 'keep',
   },
   'rule-msg-type-switch': { name: 'by type' },
   'rule-script': {
@@ -596,21 +631,51 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     const scopes = await page.locator('#node-input-scope option').allInnerTexts();
     assert.deepEqual(scopes, Object.values(setOf(t).en.scope as Record<string, string>));
     await page.locator('#node-input-scope').selectOption('client');
+    // ThingsBoard's defaults for a new node: only if changed and type cast on, Attributes Updated off.
+    assert.equal(await checked('#node-input-onlyIfChanged'), true);
+    assert.equal(await checked('#node-input-sendAttributesUpdated'), false);
+    assert.equal(await checked('#node-input-typeCast'), true);
+    await page.locator('#node-input-sendAttributesUpdated').check();
     await checkDialog(t);
     await done();
     await expectMarked(id, false, t);
+    assert.deepEqual(await props(id), { valid: true, ...ENTERED[t] });
+    assert.equal(await nodeOnChart(id).locator('.red-ui-flow-port-output').count(), 3, 'Attributes Updated added');
     await openNode(id);
     assert.equal(await value('#node-input-name'), 'client attributes');
     assert.equal(await value('#node-input-deviceStore'), STORE.id);
     assert.equal(await value('#node-input-scope'), 'client');
-    await cancel();
+    assert.equal(await checked('#node-input-sendAttributesUpdated'), true);
+    await page.locator('#node-input-sendAttributesUpdated').uncheck();
+    await done();
+    assert.equal(await nodeOnChart(id).locator('.red-ui-flow-port-output').count(), 2, 'back to Success, Failure');
     await deviceStoreRoundTrip(id, t);
   });
+
+  editorTest(
+    'nodes saved before the ThingsBoard options show them as they run: off, JavaScript numbers, JSON',
+    [TAB, STORE, ...OLD_NODES],
+    async () => {
+      await openNode(OLD_NODES[0].id);
+      for (const box of ['onlyIfChanged', 'sendAttributesUpdated', 'typeCast']) {
+        assert.equal(await checked(`#node-input-${box}`), false, box);
+      }
+      await cancel();
+      await openNode(OLD_NODES[1].id);
+      assert.equal(await value('#node-input-doubleFormat'), 'javascript');
+      assert.equal(await value('#node-input-patternObjects'), 'json');
+      await cancel();
+      for (const n of OLD_NODES) await expectMarked(n.id, false, `${n.type} saved before the options`);
+    },
+  );
 
   editorTest('rule-originator-attributes', [TAB, STORE], async () => {
     const t = 'rule-originator-attributes';
     const id = await addFromPalette(t);
     await openNode(id);
+    // ThingsBoard's behaviour for a new node.
+    assert.equal(await value('#node-input-doubleFormat'), 'thingsboard');
+    assert.equal(await value('#node-input-patternObjects'), 'keep');
     await type('#node-input-name', 'device name');
     await page.locator('#node-input-deviceStore').selectOption(STORE.id);
     await type('#rule-oa-clientAttributeNames', 'deviceName, deviceType, deviceName');

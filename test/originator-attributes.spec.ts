@@ -161,6 +161,67 @@ describe('originator attributes node', () => {
     assert.equal(msg.metadata?.humidity, '40');
   });
 
+  it("numbers 'thingsboard': a double in metadata as Java writes it (1.0E-4, 1.23456789E7), a long as its digits (TB getValueAsString)", async () => {
+    await helper.load(
+      nodes,
+      flow({ doubleFormat: 'thingsboard', latestTsKeyNames: ['small', 'big', 'temperature', 'count'] }),
+    );
+    await seedThermostat();
+    await store().saveTelemetry('Thermostat-A', [{ ts: 3000, values: { small: 0.0001, big: 12345678.9, count: 7 } }]);
+    const { port, msg } = await sendAndWait('oa', input(), ['ok', 'fail']);
+    assert.equal(port, 'ok');
+    assert.deepEqual(
+      [msg.metadata?.small, msg.metadata?.big, msg.metadata?.temperature, msg.metadata?.count],
+      ['1.0E-4', '1.23456789E7', '25.3', '7'],
+    );
+  });
+
+  it('a flow saved before the number option keeps JavaScript number text in metadata', async () => {
+    await helper.load(nodes, flow({ latestTsKeyNames: ['small', 'big'] }));
+    await seedThermostat();
+    await store().saveTelemetry('Thermostat-A', [{ ts: 3000, values: { small: 0.0001, big: 12345678.9 } }]);
+    const { msg } = await sendAndWait('oa', input(), ['ok', 'fail']);
+    assert.deepEqual([msg.metadata?.small, msg.metadata?.big], ['0.0001', '12345678.9']);
+  });
+
+  it("$[path] on an object 'keep': the key name keeps the placeholder, as TB resolves only numbers, strings and booleans", async () => {
+    await helper.load(
+      nodes,
+      flow({
+        patternObjects: 'keep',
+        tellFailureIfAbsent: false,
+        latestTsKeyNames: ['$[request]', '$[request.sensor]'],
+      }),
+    );
+    await seedThermostat();
+    const { port, msg } = await sendAndWait('oa', input({ payload: { request: { sensor: 'humidity' } } }), [
+      'ok',
+      'fail',
+    ]);
+    assert.equal(port, 'ok');
+    assert.equal(msg.metadata?.humidity, '40');
+    assert.ok(!Object.keys(msg.metadata ?? {}).some((k) => k.startsWith('{')), 'no key named after the JSON');
+  });
+
+  it('a flow saved before the object option puts the JSON into the key name, as before', async () => {
+    await helper.load(nodes, flow({ latestTsKeyNames: ['$[request]'] }));
+    await seedThermostat();
+    const { port, msg } = await sendAndWait('oa', input({ payload: { request: { sensor: 'humidity' } } }), [
+      'ok',
+      'fail',
+    ]);
+    assert.equal(port, 'fail');
+    assert.match(String(msg.error?.message), /latest telemetry "\{"sensor":"humidity"\}"/);
+  });
+
+  it('resolves ${*} in a key name to all the metadata as JSON (TB processPattern)', async () => {
+    await helper.load(nodes, flow({ latestTsKeyNames: ['${*}'] }));
+    await seedThermostat();
+    const { port, msg } = await sendAndWait('oa', input(), ['ok', 'fail']);
+    assert.equal(port, 'fail');
+    assert.match(String(msg.error?.message), /latest telemetry "\{"requestUUID":"r-1"\}"/);
+  });
+
   it('sends the partly enriched message to Failure naming each missing key (default), and Catch sees it', async () => {
     await helper.load(
       nodes,

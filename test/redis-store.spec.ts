@@ -104,6 +104,46 @@ describe('Redis device store backend', function () {
     assert.equal(r.attributes.client.size, 0, 'scopes kept apart');
   });
 
+  it('only if changed: of eight instances saving the same new value at once, exactly one writes it (compare and write are atomic)', async () => {
+    const clients = await Promise.all(Array.from({ length: 8 }, () => backend()));
+    await clients[0].saveAttributes('dev', 'server', new Map([['target', { value: 20, lastUpdateTs: 1 }]]));
+    for (let round = 2; round <= 11; round++) {
+      const results = await Promise.all(
+        clients.map((c, i) =>
+          c.saveChangedAttributes(
+            'dev',
+            'server',
+            new Map([['target', { value: round, lastUpdateTs: round * 10 + i }]]),
+          ),
+        ),
+      );
+      assert.equal(results.filter((names) => names.includes('target')).length, 1, `round ${round}: one writer`);
+    }
+    const r = await clients[0].read('dev', { device: false, attributes: { server: ['target'] }, latest: [] });
+    assert.equal(r.attributes.server.get('target')?.value, 11);
+  });
+
+  it('only if changed: the same JSON is unchanged and keeps its update time, 25 and "25" or a reordered object differ (TB compares value and type)', async () => {
+    const b = await backend();
+    const store = new DeviceStore(b);
+    await store.saveAttributes('dev', 'shared', { n: 25, o: { a: 1, b: 2 }, s: 'x' }, 1);
+    const changed = await store.saveAttributes('dev', 'shared', { n: '25', o: { a: 1, b: 2 }, s: 'x' }, 2, {
+      onlyIfChanged: true,
+    });
+    assert.deepEqual(changed, ['n']);
+    assert.deepEqual(
+      await store.saveAttributes('dev', 'shared', { o: { b: 2, a: 1 } }, 3, { onlyIfChanged: true }),
+      ['o'],
+      'an object with its keys in another order is another JSON text',
+    );
+    const got = await store.getAttributes('dev', 'shared', ['n', 'o', 's']);
+    assert.deepEqual(Object.fromEntries(got), {
+      n: { value: '25', lastUpdateTs: 2 },
+      o: { value: { b: 2, a: 1 }, lastUpdateTs: 3 },
+      s: { value: 'x', lastUpdateTs: 1 },
+    });
+  });
+
   it('reads the device, attributes of every scope and latest values in one round trip', async () => {
     const b = await backend();
     const store = new DeviceStore(b);

@@ -314,4 +314,148 @@ describe('save attributes node', () => {
     assert.equal(r.port, 'rpcOk');
     assert.equal(r.msg.metadata?.cs_deviceName, 'Thermostat-A');
   });
+
+  describe('ThingsBoard options', () => {
+    /** save attributes with a third output wired to helper `updated`. */
+    function optionsFlow(sa: Record<string, unknown>) {
+      return flowAround(
+        { id: 'sa', type: 'rule-save-attributes', wires: [['ok'], ['fail'], ['updated']], ...sa },
+        { deviceStore: {}, extra: [{ id: 'updated', type: 'helper' }] },
+      );
+    }
+    const save = (payload: Record<string, unknown>, ts: string, metadata: Record<string, string> = {}) =>
+      sendAndWait('sa', input({ payload, metadata: { ts, ...metadata } }), ['ok', 'fail']);
+
+    it('only if changed: a value equal to the stored one is not written again and keeps its update time (TB updateAttributesOnlyOnValueChange)', async () => {
+      await helper.load(nodes, optionsFlow({ scope: 'server', onlyIfChanged: true }));
+      await save({ target: 21, mode: 'auto', cfg: { a: 1 } }, '1000');
+      const { port } = await save({ target: 21, mode: 'eco', cfg: { a: 1 } }, '2000');
+      assert.equal(port, 'ok');
+      assert.deepEqual(await attr('server', 'target'), { value: 21, lastUpdateTs: 1000 });
+      assert.deepEqual(await attr('server', 'cfg'), { value: { a: 1 }, lastUpdateTs: 1000 });
+      assert.deepEqual(await attr('server', 'mode'), { value: 'eco', lastUpdateTs: 2000 });
+      // The value and its type count, as in ThingsBoard: the string "21" is a change from the number 21.
+      await save({ target: '21' }, '3000');
+      assert.deepEqual(await attr('server', 'target'), { value: '21', lastUpdateTs: 3000 });
+    });
+
+    it('a flow saved before the options existed writes every value every time, with two outputs only', async () => {
+      await helper.load(nodes, optionsFlow({ scope: 'server' }));
+      const updated = collect('updated');
+      await save({ target: 21, reading: '25.3' }, '1000');
+      await save({ target: 21 }, '2000');
+      assert.deepEqual(await attr('server', 'target'), { value: 21, lastUpdateTs: 2000 });
+      assert.deepEqual((await attr('server', 'reading'))?.value, '25.3', 'no type cast');
+      assert.equal(updated.msgs.length, 0);
+      updated.stop();
+    });
+
+    it('send Attributes Updated: after a server-scope save, an ATTRIBUTES_UPDATED message with SERVER_SCOPE on the third output (TB sendAttributesUpdatedNotification)', async () => {
+      await helper.load(nodes, optionsFlow({ scope: 'server', sendAttributesUpdated: true }));
+      const event = nextMessage('updated');
+      const { port, msg } = await save({ target: 21, mode: 'auto' }, '1000');
+      assert.equal(port, 'ok');
+      assert.equal(msg.msgType, 'POST_ATTRIBUTES_REQUEST', 'Success gets the input message');
+      const e = await event;
+      assert.equal(e.msgType, 'ATTRIBUTES_UPDATED');
+      assert.equal(e.originator, 'Thermostat-A');
+      assert.deepEqual(e.payload, { target: 21, mode: 'auto' });
+      assert.deepEqual(e.metadata, { scope: 'SERVER_SCOPE' });
+    });
+
+    it('send Attributes Updated with only if changed: the event carries only the changed keys, and none comes when nothing changed (as TB)', async () => {
+      await helper.load(nodes, optionsFlow({ scope: 'shared', onlyIfChanged: true, sendAttributesUpdated: true }));
+      const events = collect('updated');
+      await save({ target: 21, mode: 'auto' }, '1000');
+      await save({ target: 22, mode: 'auto' }, '2000');
+      const { port } = await save({ target: 22, mode: 'auto' }, '3000');
+      assert.equal(port, 'ok', 'nothing changed is still Success');
+      assert.deepEqual(
+        events.msgs.map((m) => [m.payload, m.metadata?.scope]),
+        [
+          [{ target: 21, mode: 'auto' }, 'SHARED_SCOPE'],
+          [{ target: 22 }, 'SHARED_SCOPE'],
+        ],
+      );
+      events.stop();
+    });
+
+    it('send Attributes Updated: no event for client attributes, also when metadata.scope says client (TB notifies shared and server scope only)', async () => {
+      await helper.load(nodes, optionsFlow({ scope: 'server', sendAttributesUpdated: true }));
+      const events = collect('updated');
+      const { port } = await save({ deviceName: 'A' }, '1000', { scope: 'CLIENT_SCOPE' });
+      assert.equal(port, 'ok');
+      assert.deepEqual(await scopesHolding('deviceName'), ['client']);
+      assert.equal(events.msgs.length, 0);
+      events.stop();
+    });
+
+    it("the Attributes Updated message reaches the message type switch's Attributes Updated output", async () => {
+      const switchNode = require('../nodes/msg-type-switch/msg-type-switch');
+      const outs = [
+        'postAttributes',
+        'postTelemetry',
+        'rpcFrom',
+        'rpcTo',
+        'attrUpdated',
+        'attrDeleted',
+        'tsUpdated',
+        'other',
+      ];
+      await helper.load(
+        [...nodes, switchNode],
+        flowAround(
+          {
+            id: 'sa',
+            type: 'rule-save-attributes',
+            scope: 'shared',
+            sendAttributesUpdated: true,
+            wires: [['ok'], ['fail'], ['sw']],
+          },
+          {
+            deviceStore: {},
+            extra: [
+              { id: 'sw', type: 'rule-msg-type-switch', wires: outs.map((o) => [o]) },
+              ...outs.map((id) => ({ id, type: 'helper' })),
+            ],
+          },
+        ),
+      );
+      const routed = sendAndWait('sw', { payload: {}, metadata: {}, msgType: 'none yet' }, outs);
+      assert.equal((await routed).port, 'other', 'the switch is wired');
+      const reached = sendAndWait('sa', input({ payload: { target: 21 } }), outs);
+      const { port, msg } = await reached;
+      assert.equal(port, 'attrUpdated');
+      assert.deepEqual(msg.payload, { target: 21 });
+    });
+
+    it('with Attributes Updated on, failures still go to the second output', async () => {
+      await helper.load(nodes, optionsFlow({ scope: 'server', sendAttributesUpdated: true }));
+      const { port, msg } = await sendAndWait('sa', input({ msgType: 'POST_TELEMETRY_REQUEST' }), ['ok', 'fail']);
+      assert.equal(port, 'fail');
+      assert.match(String(msg.error?.message), /is not POST_ATTRIBUTES_REQUEST/);
+    });
+
+    it('type cast: top-level numeric strings are saved as numbers, others stay strings (TB JSON_TYPE_CAST_ENABLED)', async () => {
+      await helper.load(nodes, optionsFlow({ scope: 'client', typeCast: true }));
+      const { port } = await save(
+        { temperature: '25.3', count: '-4', half: '.5', plus: '+1', exp: '1e3', text: 'abc', nested: { t: '1' } },
+        '1000',
+      );
+      assert.equal(port, 'ok');
+      const values: Record<string, unknown> = {};
+      for (const k of ['temperature', 'count', 'half', 'plus', 'exp', 'text', 'nested']) {
+        values[k] = (await attr('client', k))?.value;
+      }
+      assert.deepEqual(values, {
+        temperature: 25.3,
+        count: -4,
+        half: 0.5,
+        plus: '+1',
+        exp: '1e3',
+        text: 'abc',
+        nested: { t: '1' },
+      });
+    });
+  });
 });

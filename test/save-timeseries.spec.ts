@@ -63,6 +63,27 @@ describe('save time series node', () => {
       assert.deepEqual(await latest('temperature'), { temperature: { ts: 1600000000000, value: 21 } });
     });
 
+    it('{ts, values} with ts as a string of digits is read as TB reads it (a long)', async () => {
+      await helper.load(nodes, flow());
+      const { port } = await save(input({ payload: { ts: '1600000000000', values: { temperature: 21 } } }));
+      assert.equal(port, 'ok');
+      assert.deepEqual(await latest('temperature'), { temperature: { ts: 1600000000000, value: 21 } });
+    });
+
+    it('type cast: numeric strings are saved as numbers (TB JSON_TYPE_CAST_ENABLED); a flow saved before the option keeps strings', async () => {
+      await helper.load(nodes, flow({ typeCast: true }));
+      await save(input({ payload: { temperature: '25.3', label: 'hall', plus: '+1' } }));
+      assert.deepEqual(await latest('temperature', 'label', 'plus'), {
+        temperature: { ts: 1700000000000, value: 25.3 },
+        label: { ts: 1700000000000, value: 'hall' },
+        plus: { ts: 1700000000000, value: '+1' },
+      });
+      await helper.unload();
+      await helper.load(nodes, flow());
+      await save(input({ payload: { temperature: '25.3' }, metadata: { ts: '1700000001000' } }));
+      assert.deepEqual(await latest('temperature'), { temperature: { ts: 1700000001000, value: '25.3' } });
+    });
+
     it('{values} without ts takes metadata.ts', async () => {
       await helper.load(nodes, flow());
       await save(input({ payload: { values: { temperature: 22 } } }));
@@ -216,7 +237,11 @@ describe('save time series node', () => {
     ['{ts, values: {}}', { ts: 1, values: {} }, /holds no telemetry values/],
     ['values that is an array', { ts: 1, values: [1, 2] }, /msg\.payload\.values must be an object .* got array/],
     ['values that is a number', { values: 5 }, /msg\.payload\.values must be an object .* got number/],
-    ['ts that is a string', { ts: '1700000000000', values: { a: 1 } }, /msg\.payload\.ts must be a finite number/],
+    [
+      'ts that is a string with a fraction',
+      { ts: '1700000000000.5', values: { a: 1 } },
+      /msg\.payload\.ts .* in digits/,
+    ],
     ['ts that is NaN', { ts: Number.NaN, values: { a: 1 } }, /msg\.payload\.ts must be a finite number/],
     ['ts that is null', { ts: null, values: { a: 1 } }, /ts must be a finite number of milliseconds, got null/],
     ['an array item that is a number', [{ a: 1 }, 7], /msg\.payload\[1\] must be an object, got number/],

@@ -31,7 +31,13 @@ interface Credentials {
 /** A backend for a store that cannot be used: every call fails with why (the nodes show it before that). */
 function unusable(why: string): DeviceStoreBackend {
   const refuse = () => Promise.reject(new Error(why));
-  return { read: refuse, createDevice: refuse, saveAttributes: refuse, saveLatest: refuse };
+  return {
+    read: refuse,
+    createDevice: refuse,
+    saveAttributes: refuse,
+    saveChangedAttributes: refuse,
+    saveLatest: refuse,
+  };
 }
 
 export = (RED: NodeAPI) => {

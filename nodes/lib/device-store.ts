@@ -68,6 +68,11 @@ export interface DeviceStoreBackend {
   createDevice(device: Device): Promise<{ device: Device; created: boolean }>;
   /** Replaces the attributes given (last write wins, as in ThingsBoard). */
   saveAttributes(name: string, scope: Scope, entries: Map<string, AttributeEntry>): Promise<void>;
+  /**
+   * Replaces only the attributes whose stored value differs from the given one (see sameAttributeValue) and
+   * returns their names; the others, their update time included, stay as they are.
+   */
+  saveChangedAttributes(name: string, scope: Scope, entries: Map<string, AttributeEntry>): Promise<string[]>;
   /** Replaces each latest value whose stored timestamp is not newer than the given one's. */
   saveLatest(name: string, entries: Map<string, TelemetryEntry>): Promise<void>;
   /** Set by a backend with a connection to a server. */
@@ -221,13 +226,25 @@ export class DeviceStore {
     return this.call(() => this.backend.createDevice(device));
   }
 
-  async saveAttributes(name: string, scope: Scope, values: Record<string, unknown>, ts: number): Promise<void> {
+  /**
+   * Saves attributes and returns the names saved: all of them, or with `onlyIfChanged` those whose value
+   * differs from the stored one (ThingsBoard's "save attributes only if the value changes").
+   */
+  async saveAttributes(
+    name: string,
+    scope: Scope,
+    values: Record<string, unknown>,
+    ts: number,
+    opts: { onlyIfChanged?: boolean } = {},
+  ): Promise<string[]> {
     checkName(name);
     const names = Object.keys(values);
-    if (names.length === 0) return;
+    if (names.length === 0) return [];
     // Copies, so that a later change to the message cannot reach into the store.
     const entries = new Map(names.map((k) => [k, { value: cloneMessage(values[k]), lastUpdateTs: ts }] as const));
+    if (opts.onlyIfChanged) return this.call(() => this.backend.saveChangedAttributes(name, scope, entries));
     await this.call(() => this.backend.saveAttributes(name, scope, entries));
+    return names;
   }
 
   async getAttributes(name: string, scope: Scope, attrNames: string[]): Promise<Map<string, AttributeEntry>> {
@@ -345,6 +362,15 @@ function checkName(name: string): void {
   }
 }
 
+/**
+ * Whether a stored attribute already holds `value`: the same JSON text, so 25 and "25" differ (ThingsBoard
+ * compares the value and its data type) and an object is the same only with its keys in the same order
+ * (ThingsBoard compares a JSON value as text).
+ */
+export function sameAttributeValue(stored: unknown, value: unknown): boolean {
+  return isAttributeEntry(stored) && JSON.stringify(stored.value) === JSON.stringify(value);
+}
+
 function isAttributeEntry(v: unknown): v is AttributeEntry {
   return !!v && typeof v === 'object' && 'value' in v;
 }
@@ -359,7 +385,9 @@ export function isDevice(d: unknown): d is Device {
 
 /**
  * A backend over a key/value store. Its updates that depend on what is stored read and then write: two Node-RED
- * instances sharing the store can both create a device, or write an older latest value over a newer one.
+ * instances sharing the store can both create a device, write an older latest value over a newer one, or, saving
+ * only changed attributes, both see a value as changed (both write it, both report it) or one skip a value the
+ * other has just replaced.
  */
 export function keyValueBackend(kv: KeyValueStore): DeviceStoreBackend {
   return {
@@ -379,6 +407,19 @@ export function keyValueBackend(kv: KeyValueStore): DeviceStoreBackend {
         names.map((k) => keys.attribute(name, scope, k)),
         names.map((k) => entries.get(k)),
       );
+    },
+    async saveChangedAttributes(name, scope, entries) {
+      const names = [...entries.keys()];
+      const ks = names.map((k) => keys.attribute(name, scope, k));
+      const stored = await kv.get(ks);
+      const changed = names.filter((k, i) => !sameAttributeValue(stored[i], entries.get(k)?.value));
+      if (changed.length > 0) {
+        await kv.set(
+          changed.map((k) => keys.attribute(name, scope, k)),
+          changed.map((k) => entries.get(k)),
+        );
+      }
+      return changed;
     },
     async saveLatest(name, entries) {
       const names = [...entries.keys()];

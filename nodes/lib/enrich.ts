@@ -4,8 +4,16 @@
  * (Success or Failure) to the caller.
  */
 import type { AttributeEntry, DeviceStore, Scope, TelemetryEntry } from './device-store';
-import { cloneMessage, MessageError, type RuleMsg, setOwn, toMetadataValue } from './message';
-import { fillPattern } from './templates';
+import {
+  cloneMessage,
+  type DoubleFormat,
+  doubleFormatOf,
+  MessageError,
+  metadataValueAs,
+  type RuleMsg,
+  setOwn,
+} from './message';
+import { fillPattern, type PatternObjects, patternObjectsOf } from './templates';
 
 export type FetchTo = 'metadata' | 'data';
 
@@ -18,6 +26,10 @@ export interface EnrichConfig {
   getLatestValueWithTs: boolean;
   /** Prefix for latest-telemetry keys; ThingsBoard uses none. */
   telemetryPrefix: string;
+  /** How numbers are written into metadata (and into key names by `$[path]`). */
+  doubleFormat: DoubleFormat;
+  /** What `$[path]` in a key name does with an object. */
+  patternObjects: PatternObjects;
 }
 
 export const SCOPE_PREFIX: Record<Scope, string> = { client: 'cs_', shared: 'shared_', server: 'ss_' };
@@ -48,8 +60,9 @@ export function parseKeyList(input: unknown): string[] {
   return out;
 }
 
-function resolveKeys(names: string[], msg: RuleMsg): string[] {
-  return names.map((n) => fillPattern(n, msg.metadata, msg.payload).text);
+function resolveKeys(names: string[], msg: RuleMsg, cfg: EnrichConfig): string[] {
+  const opts = { objects: cfg.patternObjects, formatValue: (v: unknown) => metadataValueAs(v, cfg.doubleFormat) };
+  return names.map((n) => fillPattern(n, msg.metadata, msg.payload, opts).text);
 }
 
 /**
@@ -69,18 +82,18 @@ export async function enrichMessage(
     throw new MessageError('msg.payload must be an object to fetch attributes into it', 'payload-not-object');
   }
   const scopes: Array<[Scope, string[]]> = [
-    ['client', resolveKeys(cfg.clientAttributeNames, msg)],
-    ['shared', resolveKeys(cfg.sharedAttributeNames, msg)],
-    ['server', resolveKeys(cfg.serverAttributeNames, msg)],
+    ['client', resolveKeys(cfg.clientAttributeNames, msg, cfg)],
+    ['shared', resolveKeys(cfg.sharedAttributeNames, msg, cfg)],
+    ['server', resolveKeys(cfg.serverAttributeNames, msg, cfg)],
   ];
-  const tsKeys = resolveKeys(cfg.latestTsKeyNames, msg);
+  const tsKeys = resolveKeys(cfg.latestTsKeyNames, msg, cfg);
 
   const { attributes, latest, device } = await store.lookup(originator, Object.fromEntries(scopes), tsKeys);
 
   const missing: MissingKey[] = [];
   const put = (name: string, value: unknown) => {
     if (cfg.fetchTo === 'metadata') {
-      setOwn(msg.metadata, name, toMetadataValue(value));
+      setOwn(msg.metadata, name, metadataValueAs(value, cfg.doubleFormat));
     } else if (name === '__proto__') {
       // An own __proto__ key holding an object would be the prototype of the payload's copy on a second wire.
       throw new MessageError('cannot fetch a value into msg.payload.__proto__', 'bad-key', { key: name });
@@ -137,6 +150,8 @@ export interface OriginatorAttributesDef {
   getLatestValueWithTs?: boolean;
   tellFailureIfAbsent?: boolean;
   telemetryPrefix?: string;
+  doubleFormat?: string;
+  patternObjects?: string;
 }
 
 export function enrichConfigFrom(def: OriginatorAttributesDef): EnrichConfig {
@@ -148,5 +163,9 @@ export function enrichConfigFrom(def: OriginatorAttributesDef): EnrichConfig {
     fetchTo: def.fetchTo === 'data' ? 'data' : 'metadata',
     getLatestValueWithTs: def.getLatestValueWithTs === true,
     telemetryPrefix: typeof def.telemetryPrefix === 'string' ? def.telemetryPrefix.trim() : '',
+    // Unset in a flow saved before these options: as this package did then (the editor picks ThingsBoard's
+    // behaviour for a new node).
+    doubleFormat: doubleFormatOf(def.doubleFormat),
+    patternObjects: patternObjectsOf(def.patternObjects),
   };
 }

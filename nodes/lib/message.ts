@@ -57,6 +57,41 @@ export function toMetadataValue(value: unknown): string {
   return String(value);
 }
 
+/**
+ * How a number becomes a metadata string: 'javascript' as JavaScript writes it (this package's behaviour before
+ * the option existed), 'thingsboard' as ThingsBoard's Java writes a number it holds (javaNumberString).
+ */
+export type DoubleFormat = 'javascript' | 'thingsboard';
+
+export function doubleFormatOf(v: unknown): DoubleFormat {
+  return v === 'thingsboard' ? 'thingsboard' : 'javascript';
+}
+
+/**
+ * A number as ThingsBoard writes it: a whole number that fits a Java long as its digits (ThingsBoard keeps it as
+ * a long), any other as Java's Double.toString (Java 19 and later): at least one decimal, and the form
+ * "1.2345678E7" / "1.0E-4" outside 0.001 to 10,000,000 ("25.5", "1.0E-4", "1.23456789E7").
+ */
+export function javaNumberString(n: number): string {
+  if (Number.isNaN(n)) return 'NaN';
+  if (!Number.isFinite(n)) return n > 0 ? 'Infinity' : '-Infinity';
+  const a = Math.abs(n);
+  if (Number.isInteger(n) && a < 2 ** 63) return String(n);
+  const sign = n < 0 ? '-' : '';
+  if (a >= 1e-3 && a < 1e7) {
+    const s = String(a);
+    return sign + (s.includes('.') ? s : `${s}.0`);
+  }
+  // toExponential() without digits gives the shortest digits that read back as the same double, as Java does.
+  const [mantissa, exponent] = a.toExponential().split('e') as [string, string];
+  return `${sign}${mantissa.includes('.') ? mantissa : `${mantissa}.0`}E${Number(exponent)}`;
+}
+
+/** toMetadataValue, with numbers written as `format` says. */
+export function metadataValueAs(value: unknown, format: DoubleFormat): string {
+  return format === 'thingsboard' && typeof value === 'number' ? javaNumberString(value) : toMetadataValue(value);
+}
+
 /** A fresh metadata object with every value coerced to a string; rejects non-objects. */
 export function normaliseMetadata(input: unknown): Metadata {
   if (input === undefined || input === null) return {};

@@ -2,8 +2,8 @@
  * The device store's data in Redis (or Valkey), through the official client's core, @redis/client. Several
  * Node-RED instances can share it: every update that depends on what is stored runs as a Lua script on the
  * server, so it is atomic (a device created once, keeping its first type and creation time; a latest value
- * replaced only by one with a newer or equal timestamp). Attributes are plain writes (last write wins, with the
- * message's lastUpdateTs) and a read is one MGET: one round trip for the device, its attributes and its latest
+ * replaced only by one with a newer or equal timestamp; an attribute saved only if its value changed). Other attribute
+ * saves are plain writes (last write wins, with the message's lastUpdateTs) and a read is one MGET: one round trip for the device, its attributes and its latest
  * values. Keys follow device-store.ts's layout under a prefix, so that several flows or tenants share a server.
  *
  * The offline queue is off: while Redis is down, calls fail at once instead of piling up in this process; the
@@ -107,6 +107,20 @@ const SAVE_LATEST = `for i, key in ipairs(KEYS) do
 end
 return 0`;
 
+// KEYS: attribute keys; ARGV: for each, the start of its new entry's JSON up to the value's end, then the whole
+// entry. An entry stored with that same start holds the same value (JSON text ends where it ends) and stays;
+// any other is replaced. Answers the positions (from 1) of the keys written.
+const SAVE_CHANGED_ATTRIBUTES = `local written = {}
+for i, key in ipairs(KEYS) do
+  local head = ARGV[2 * i - 1]
+  local cur = redis.call('GET', key)
+  if not cur or string.sub(cur, 1, #head) ~= head then
+    redis.call('SET', key, ARGV[2 * i])
+    written[#written + 1] = i
+  end
+end
+return written`;
+
 class Script {
   readonly sha: string;
   constructor(readonly source: string) {
@@ -153,6 +167,7 @@ export class RedisBackend implements DeviceStoreBackend, StoreConnection {
   private closed = false;
   private readonly createDeviceScript = new Script(CREATE_DEVICE);
   private readonly saveLatestScript = new Script(SAVE_LATEST);
+  private readonly saveChangedAttributesScript = new Script(SAVE_CHANGED_ATTRIBUTES);
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.server = parseRedisUrl(opts.url);
@@ -270,8 +285,26 @@ export class RedisBackend implements DeviceStoreBackend, StoreConnection {
   async saveAttributes(name: string, scope: Scope, entries: Map<string, AttributeEntry>): Promise<void> {
     const dev = encodeKeyPart(name);
     const args: string[] = ['MSET'];
-    for (const [k, e] of entries) args.push(this.layout.attribute(dev, scope, k), JSON.stringify(e));
+    for (const [k, e] of entries) {
+      args.push(this.layout.attribute(dev, scope, k), JSON.stringify({ value: e.value, lastUpdateTs: e.lastUpdateTs }));
+    }
     await this.command(args);
+  }
+
+  /** Atomic: the comparison and the write of every key run in one script on the server. */
+  async saveChangedAttributes(name: string, scope: Scope, entries: Map<string, AttributeEntry>): Promise<string[]> {
+    const dev = encodeKeyPart(name);
+    const names = [...entries.keys()];
+    const ks: string[] = [];
+    const args: string[] = [];
+    for (const [k, e] of entries) {
+      ks.push(this.layout.attribute(dev, scope, k));
+      // The entry is {"value":...,"lastUpdateTs":...} in that order, as saveAttributes writes it too.
+      const entry = JSON.stringify({ value: e.value, lastUpdateTs: e.lastUpdateTs });
+      args.push(`{"value":${JSON.stringify(e.value)},"lastUpdateTs":`, entry);
+    }
+    const written = await this.run<number[]>(this.saveChangedAttributesScript, ks, args);
+    return written.map((i) => names[i - 1] as string);
   }
 
   async saveLatest(name: string, entries: Map<string, TelemetryEntry>): Promise<void> {

@@ -7,8 +7,8 @@
  *     also called once at deploy, so that a configuration error shows on the status before any message;
  *  3. `handle` does the node's work and ends the message with success() or failure().
  * An error thrown in any step, or a promise from `handle` that rejects, is a failure: the error on the status,
- * the msg on the Failure output (the last one) with `msg.error` saying why, node.error(text, msg) so Catch nodes
- * see it too, and done.
+ * the msg on the Failure output (the last one unless `failureOutput` says) with `msg.error` saying why,
+ * node.error(text, msg) so Catch nodes see it too, and done.
  */
 import type { Node, NodeAPI, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { ConnectionState, DeviceStore } from './device-store';
@@ -53,8 +53,10 @@ export interface RuleInput<M, C> {
 export interface RuleNodeSpec<M, C> {
   /** The status success() shows unless told otherwise (default "ok"): the node's text from its catalog. */
   okText?: string;
-  /** How many outputs the node has (default 2: Success, Failure); failures go to the last. */
+  /** How many outputs the node has (default 2: Success, Failure); failures go to the last unless told. */
   outputs?: number;
+  /** The output failures go to, when not the last (an output added after Failure keeps old wiring valid). */
+  failureOutput?: number;
   config?: () => C;
   /**
    * The device store in what `config` returned, for a store on a server: the node's status follows its
@@ -164,7 +166,7 @@ class RuleNode<M, C> {
     this.spec.onFailure?.(error, received, whole);
     const out = this.spec.failureMessage ? this.spec.failureMessage(error, m, accepted) : this.withError(m, err, error);
     this.status.error(this.spec.failureText ? this.spec.failureText(error) : error.message);
-    this.send(send, out, this.outputs - 1);
+    this.send(send, out, this.spec.failureOutput ?? this.outputs - 1);
     // Reported by its message alone, so a Catch node sees exactly the text that msg.error carries (done(err)
     // would put the error's class name in front).
     this.node.error(error.message, m);

@@ -5,7 +5,7 @@
  */
 import type { Device, DeviceStore, Scope, TelemetryBatch } from './device-store';
 import { parseScope, SCOPES } from './device-store';
-import { MessageError, MsgType, type RuleMsg, requireOriginator, typeOf } from './message';
+import { cloneMessage, MessageError, MsgType, type RuleMsg, requireOriginator, setOwn, typeOf } from './message';
 
 /** The only message type a node accepts, as ThingsBoard's nodes do ("Unsupported msg type" otherwise). */
 export function requireMsgType(msg: { msgType?: unknown }, expected: string): void {
@@ -74,8 +74,46 @@ function checkValue(where: string, key: string, v: unknown): void {
   }
 }
 
+/**
+ * A string ThingsBoard's type cast (JSON_TYPE_CAST_ENABLED) turns into a number: an optional "-", digits and at
+ * most one "." that does not end it (".5" counts; "+1", "1e3", " 1" and "1." do not).
+ */
+const CASTABLE = /^-?(\d+(\.\d+)?|\.\d+)$/;
+
+/**
+ * The number a string value is saved as with type cast on, or the string itself. ThingsBoard keeps a string
+ * that its number types cannot hold (a whole number beyond a long, more than 16 decimals); here, where a number
+ * is a double, a whole number beyond 2^53 stays a string too, since it would lose digits.
+ */
+export function castNumericString(s: string): unknown {
+  if (!CASTABLE.test(s)) return s;
+  const dot = s.indexOf('.');
+  if (dot < 0) {
+    const n = Number(s);
+    // "-0" is the long 0 in ThingsBoard, not a negative zero.
+    return Number.isSafeInteger(n) ? n + 0 : s;
+  }
+  return s.length - dot - 1 <= 16 ? Number(s) : s;
+}
+
+/** `values` with each top-level string cast as castNumericString does (ThingsBoard casts no nested value). */
+function castValues(values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(values)) {
+    const v = values[k];
+    setOwn(out, k, typeof v === 'string' ? castNumericString(v) : v);
+  }
+  return out;
+}
+
+/** How the save nodes read a payload's values. */
+export interface ParseOptions {
+  /** Numeric strings saved as numbers (ThingsBoard's JSON_TYPE_CAST_ENABLED). */
+  typeCast?: boolean;
+}
+
 /** The attributes of a POST_ATTRIBUTES_REQUEST payload: a plain object of name to value. */
-export function attributesFromPayload(payload: unknown): Record<string, unknown> {
+export function attributesFromPayload(payload: unknown, opts: ParseOptions = {}): Record<string, unknown> {
   if (!isPlainObject(payload)) {
     throw new MessageError(
       `msg.payload must be an object of attribute names to values, got ${kindOf(payload)}`,
@@ -83,13 +121,24 @@ export function attributesFromPayload(payload: unknown): Record<string, unknown>
     );
   }
   for (const k of Object.keys(payload)) checkValue('attribute', k, payload[k]);
-  return payload;
+  return opts.typeCast ? castValues(payload) : payload;
+}
+
+/**
+ * The `ts` of a `{ts, values}` item: a finite number (fractions dropped) or, as ThingsBoard reads it (a Java
+ * long), a string of decimal digits with an optional sign.
+ */
+function itemTs(ts: unknown, where: string): number {
+  if (typeof ts === 'number' && Number.isFinite(ts)) return Math.trunc(ts);
+  if (typeof ts === 'string' && /^[+-]?\d+$/.test(ts) && Number.isSafeInteger(Number(ts))) return Number(ts) + 0;
+  const shown = typeof ts === 'string' ? `"${ts}" (a string must be whole milliseconds in digits)` : kindOf(ts);
+  throw new MessageError(`${where}.ts must be a finite number of milliseconds, got ${shown}`, 'bad-ts');
 }
 
 const TS_FORM_KEYS = new Set(['ts', 'values']);
 
 /** One item of a telemetry payload: `{ts, values}`, `{values}` or a flat object of key to value. */
-function batchFrom(item: unknown, defaultTs: number, where: string): TelemetryBatch {
+function batchFrom(item: unknown, defaultTs: number, where: string, opts: ParseOptions): TelemetryBatch {
   if (!isPlainObject(item)) {
     throw new MessageError(`${where} must be an object, got ${kindOf(item)}`, 'bad-payload');
   }
@@ -106,35 +155,28 @@ function batchFrom(item: unknown, defaultTs: number, where: string): TelemetryBa
     if (!isPlainObject(values)) {
       throw new MessageError(`${where}.values must be an object of key to value, got ${kindOf(values)}`, 'bad-payload');
     }
-    let ts = defaultTs;
-    if (Object.hasOwn(item, 'ts')) {
-      if (typeof item.ts !== 'number' || !Number.isFinite(item.ts)) {
-        const shown = typeof item.ts === 'string' ? `"${item.ts}"` : kindOf(item.ts);
-        throw new MessageError(`${where}.ts must be a finite number of milliseconds, got ${shown}`, 'bad-ts');
-      }
-      ts = Math.trunc(item.ts);
-    }
+    const ts = Object.hasOwn(item, 'ts') ? itemTs(item.ts, where) : defaultTs;
     for (const k of Object.keys(values)) checkValue('telemetry key', k, values[k]);
-    return { ts, values };
+    return { ts, values: opts.typeCast ? castValues(values) : values };
   }
   if (Object.hasOwn(item, 'ts')) {
     throw new MessageError(`${where} has "ts" but no "values": use {ts, values: {...}}`, 'bad-payload');
   }
   for (const k of keys) checkValue('telemetry key', k, item[k]);
-  return { ts: defaultTs, values: item };
+  return { ts: defaultTs, values: opts.typeCast ? castValues(item) : item };
 }
 
 /**
  * The points of a POST_TELEMETRY_REQUEST payload: a flat object (one point at `defaultTs`), `{ts, values}`, or
  * an array of either. At least one value in all: an empty payload is an error, as in ThingsBoard.
  */
-export function telemetryFromPayload(payload: unknown, defaultTs: number): TelemetryBatch[] {
+export function telemetryFromPayload(payload: unknown, defaultTs: number, opts: ParseOptions = {}): TelemetryBatch[] {
   let batches: TelemetryBatch[];
   if (Array.isArray(payload)) {
     if (payload.length === 0) throw new MessageError('msg.payload is an empty array: no telemetry', 'empty-payload');
-    batches = payload.map((item, i) => batchFrom(item, defaultTs, `msg.payload[${i}]`));
+    batches = payload.map((item, i) => batchFrom(item, defaultTs, `msg.payload[${i}]`, opts));
   } else if (isPlainObject(payload)) {
-    batches = [batchFrom(payload, defaultTs, 'msg.payload')];
+    batches = [batchFrom(payload, defaultTs, 'msg.payload', opts)];
   } else {
     throw new MessageError(
       `msg.payload must be an object, {ts, values} or an array of them, got ${kindOf(payload)}`,
@@ -183,21 +225,87 @@ export interface SaveResult {
   created: boolean;
 }
 
-/** Saves the attributes of a validated POST_ATTRIBUTES_REQUEST message (metadata already normalised). */
+/** A checkbox setting: true when ticked (a boolean, or "true" from a hand-written flow). */
+function flag(v: unknown): boolean {
+  return v === true || v === 'true';
+}
+
+/** What "save attributes" can do besides saving, as ThingsBoard's node of that name. */
+export interface SaveAttributesOptions extends ParseOptions {
+  /** Save (and report) only the attributes whose value differs from the stored one. */
+  onlyIfChanged?: boolean;
+  /** Make an ATTRIBUTES_UPDATED message of what was saved in shared or server scope. */
+  sendAttributesUpdated?: boolean;
+}
+
+/**
+ * The options from the node's settings. Each is off unless set: a flow saved before the options existed keeps
+ * working as it did then (the editor ticks ThingsBoard's defaults for a new node).
+ */
+export function saveAttributesOptionsFrom(def: {
+  onlyIfChanged?: unknown;
+  sendAttributesUpdated?: unknown;
+  typeCast?: unknown;
+}): SaveAttributesOptions {
+  return {
+    onlyIfChanged: flag(def.onlyIfChanged),
+    sendAttributesUpdated: flag(def.sendAttributesUpdated),
+    typeCast: flag(def.typeCast),
+  };
+}
+
+/** "save time series" options from the node's settings; off unless set, as for save attributes. */
+export function saveTimeseriesOptionsFrom(def: { typeCast?: unknown }): ParseOptions {
+  return { typeCast: flag(def.typeCast) };
+}
+
+/**
+ * ThingsBoard's Attributes Updated event: the attributes saved, in `payload`, with the scope in
+ * `metadata.scope` as ThingsBoard spells it (SERVER_SCOPE, SHARED_SCOPE).
+ */
+export function attributesUpdatedMessage(originator: string, scope: Scope, saved: Record<string, unknown>): RuleMsg {
+  return {
+    payload: cloneMessage(saved),
+    metadata: { scope: `${scope.toUpperCase()}_SCOPE` },
+    msgType: MsgType.ATTRIBUTES_UPDATED,
+    originator,
+  };
+}
+
+/**
+ * Saves the attributes of a validated POST_ATTRIBUTES_REQUEST message (metadata already normalised). `saved`
+ * holds what was written (every attribute, or with onlyIfChanged the changed ones); `updated` is the Attributes
+ * Updated message when one is due: the option on, something saved, and a scope other than client (ThingsBoard
+ * sends none for client attributes).
+ */
 export async function saveAttributesMessage(
   store: DeviceStore,
   msg: RuleMsg,
   configuredScope: Scope,
   now: number,
-): Promise<SaveResult & { scope: Scope; ts: number; keys: string[] }> {
+  opts: SaveAttributesOptions = {},
+): Promise<
+  SaveResult & { scope: Scope; ts: number; keys: string[]; saved: Record<string, unknown>; updated?: RuleMsg }
+> {
   requireMsgType(msg, MsgType.POST_ATTRIBUTES_REQUEST);
   const originator = requireOriginator(msg);
-  const values = attributesFromPayload(msg.payload);
+  const values = attributesFromPayload(msg.payload, opts);
   const ts = messageTs(msg.metadata, now);
   const scope = effectiveScope(msg.metadata, configuredScope);
   const { device, created } = await ensureDeviceOnce(store, originator, deviceTypeOf(msg));
-  await store.saveAttributes(originator, scope, values, ts);
-  return { device, created, scope, ts, keys: Object.keys(values) };
+  const names = await store.saveAttributes(originator, scope, values, ts, { onlyIfChanged: opts.onlyIfChanged });
+  const saved: Record<string, unknown> = {};
+  for (const k of names) setOwn(saved, k, values[k]);
+  const due = opts.sendAttributesUpdated === true && scope !== 'client' && names.length > 0;
+  return {
+    device,
+    created,
+    scope,
+    ts,
+    keys: Object.keys(values),
+    saved,
+    ...(due ? { updated: attributesUpdatedMessage(originator, scope, saved) } : {}),
+  };
 }
 
 /** Saves the points of a validated POST_TELEMETRY_REQUEST message (metadata already normalised). */
@@ -205,11 +313,12 @@ export async function saveTelemetryMessage(
   store: DeviceStore,
   msg: RuleMsg,
   now: number,
+  opts: ParseOptions = {},
 ): Promise<SaveResult & { points: number }> {
   requireMsgType(msg, MsgType.POST_TELEMETRY_REQUEST);
   const originator = requireOriginator(msg);
   const ts = messageTs(msg.metadata, now);
-  const batches = telemetryFromPayload(msg.payload, ts);
+  const batches = telemetryFromPayload(msg.payload, ts, opts);
   const { device, created } = await ensureDeviceOnce(store, originator, deviceTypeOf(msg));
   await store.saveTelemetry(originator, batches);
   return { device, created, points: batches.length };

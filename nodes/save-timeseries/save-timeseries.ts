@@ -6,21 +6,23 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { t } from '../lib/node-red';
 import { acceptRuleMessage, deviceStoreOf, ruleNode } from '../lib/rule-node';
-import { saveTelemetryMessage } from '../lib/save-data';
+import { saveTelemetryMessage, saveTimeseriesOptionsFrom } from '../lib/save-data';
 
 interface SaveTimeseriesDef extends NodeDef {
   deviceStore?: string;
+  typeCast?: boolean;
 }
 
 export = (RED: NodeAPI) => {
   function SaveTimeseriesNode(this: Node, def: SaveTimeseriesDef) {
     RED.nodes.createNode(this, def);
+    const opts = saveTimeseriesOptionsFrom(def);
     ruleNode(this, {
       okText: t(RED, 'save-timeseries.status.ok', 'ok'),
       config: deviceStoreOf(RED, def.deviceStore),
       store: (s) => s,
       accept: acceptRuleMessage,
-      handle: (input) => saveTelemetryMessage(input.config, input.msg, Date.now()).then(() => input.success()),
+      handle: (input) => saveTelemetryMessage(input.config, input.msg, Date.now(), opts).then(() => input.success()),
     });
   }
   RED.nodes.registerType('rule-save-timeseries', SaveTimeseriesNode);

@@ -119,7 +119,6 @@ export class FlowBuilder {
       deviceStore: this.deviceStore(),
       allowCreateDevices: true,
       topicPattern: this.mqtt?.downlinkTopicPattern ?? '${topic}',
-      patternObjects: 'keep',
       qos: 1,
       retain: false,
       maxPayloadBytes: 65536,
