@@ -1,4 +1,5 @@
-// Editor code shared by the dialogs that edit code: the script node and the integration config node. Node-RED
+// Editor code shared by the dialogs that edit code: the script nodes (script, script filter, script switch) and the
+// integration config node. Node-RED
 // serves this folder at resources/@rule-engine/node-red-rule-engine/, and each of those nodes' HTML loads this
 // file with a <script src> before its own code runs. It holds no words: every text comes from the calling
 // node's message catalog.
@@ -116,11 +117,173 @@
       });
   }
 
+  const row = () => $('<div class="form-row"></div>');
+
+  /**
+   * The rows of a script node's code, in place of `area`: `function (msg, metadata, msgType) {`, the code
+   * editor #node-input-script-editor with Node-RED's expand button #node-script-expand-js, and `}`; then the
+   * Test button and panel, with ids `<id>-test-...` and texts from the node's catalog: msg, metadata and msgType
+   * boxes, Run, Load last message, and the output.
+   */
+  function buildScriptRows(area, id, text) {
+    const head = row().css('margin-bottom', '0');
+    $('<label></label>')
+      .append('<i class="fa fa-code"></i> ', $('<span></span>').text(text('label.script')))
+      .appendTo(head);
+    head.append($('<code></code>').text('function (msg, metadata, msgType) {'));
+    const editor = $('<div class="form-row node-text-editor-row" style="position: relative"></div>');
+    $('<div style="position: absolute; right: 0; bottom: calc(100% + 3px)"></div>')
+      .append(
+        '<button type="button" id="node-script-expand-js" class="red-ui-button red-ui-button-small"><i class="fa fa-expand"></i></button>',
+      )
+      .appendTo(editor);
+    editor.append(
+      '<div style="height: 250px; min-height: 120px" class="node-text-editor" id="node-input-script-editor"></div>',
+    );
+    const tail = row().append($('<code></code>').text('}'));
+    area.replaceWith(head, editor, tail, buildTestPanel(id, text));
+  }
+
+  /** The Test button and its panel, hidden until the button opens it (see buildScriptRows). */
+  function buildTestPanel(id, text) {
+    const area = $('<div></div>');
+    // Each text by its full key (`label`): the catalog test finds the keys this file uses by them.
+    const box = (what, label, rows) => {
+      const r = row();
+      const boxId = `${id}-test-${what}`;
+      $('<label></label>').attr('for', boxId).text(label).appendTo(r);
+      const el = rows ? $('<textarea></textarea>').attr('rows', rows) : $('<input type="text">');
+      el.attr('id', boxId)
+        .css({ width: '70%', 'font-family': rows ? 'monospace' : '' })
+        .appendTo(r);
+      return r;
+    };
+    const button = (what, label) =>
+      $('<button type="button" class="red-ui-button"></button>')
+        .attr('id', `${id}-test-${what}`)
+        .append($('<span></span>').text(label));
+    row()
+      .append(button('toggle', text('test.button')).prepend('<i class="fa fa-play"></i> '))
+      .appendTo(area);
+    const panel = $('<div></div>').attr('id', `${id}-test-panel`).hide().appendTo(area);
+    panel.append(
+      box('msg', text('test.msg'), 5),
+      box('metadata', text('test.metadata'), 4),
+      box('msgtype', text('test.msgType'), 0),
+    );
+    row()
+      .append('<label>&nbsp;</label>', button('run', text('test.run')), ' ', button('load', text('test.load')))
+      .append($('<span></span>').attr('id', `${id}-test-source`).css({ 'margin-left': '8px', 'font-style': 'italic' }))
+      .appendTo(panel);
+    const out = $('<pre></pre>').attr('id', `${id}-test-output`).css({
+      width: '70%',
+      display: 'inline-block',
+      'max-height': '200px',
+      overflow: 'auto',
+      'white-space': 'pre-wrap',
+    });
+    row()
+      .append($('<label></label>').text(text('test.output')), out)
+      .appendTo(panel);
+    return area.children();
+  }
+
+  /**
+   * The edit dialog of a node whose code is the body of `function (msg, metadata, msgType)`: the script node, the
+   * script filter, the script switch. Its template holds #node-input-language, #node-input-timeout, the hidden
+   * #node-input-script, and an empty #<id>-code-area that becomes the code editor and the Test panel (see
+   * buildScriptRows; the dialog's other rows are bound to the node's settings before this runs). `opts`: {ns:
+   * the node's catalog ('script'), id: the prefix of the Test panel's ids ('rule-script'), route: its admin
+   * routes ('rule-engine/script'), defaultScript, request(): more fields of a Test request (optional),
+   * format(output): the text a Test output shows}.
+   * Sets node.editor; scriptDialogClose(node) ends it.
+   */
+  function scriptDialog(node, opts) {
+    const text = (key, vars) => node._(`${opts.ns}.${key}`, vars);
+    const id = opts.id;
+    buildScriptRows($(`#${id}-code-area`), id, text);
+    // Flows saved before the language setting existed are JavaScript.
+    $('#node-input-language').val(node.language === 'tbel' ? 'tbel' : 'javascript');
+    node.editor = codeEditor(
+      'node-input-script-editor',
+      'node-script-expand-js',
+      $('#node-input-script').val() || opts.defaultScript,
+      { msg: true, metadata: true, msgType: true },
+      '#node-input-language',
+    );
+    const output = $(`#${id}-test-output`);
+    const failed = (status) => text('test.failed', { status: status });
+    function loadSample() {
+      $.getJSON(`${opts.route}/sample/${encodeURIComponent(node.id)}`)
+        .done((r) => {
+          $(`#${id}-test-msg`).val(JSON.stringify(r.sample.msg, null, 2));
+          $(`#${id}-test-metadata`).val(JSON.stringify(r.sample.metadata, null, 2));
+          $(`#${id}-test-msgtype`).val(r.sample.msgType);
+          $(`#${id}-test-source`).text(text(`test.source-${r.source}`));
+        })
+        .fail((xhr) => showResult(output, false, failed(xhr.status)));
+    }
+    testToggle(`${id}-test-toggle`, `${id}-test-panel`, () => {
+      if (!$(`#${id}-test-msg`).val()) loadSample();
+    });
+    $(`#${id}-test-load`).on('click', (e) => {
+      e.preventDefault();
+      loadSample();
+    });
+    $(`#${id}-test-run`).on('click', (e) => {
+      e.preventDefault();
+      const input = readJson(
+        [
+          { what: 'msg', selector: `#${id}-test-msg`, empty: 'null' },
+          { what: 'metadata', selector: `#${id}-test-metadata`, empty: '{}' },
+        ],
+        output,
+        (_what, error) => text('test.badJson', { error: error }),
+      );
+      if (!input) return;
+      const body = {
+        id: node.id,
+        script: node.editor.getValue(),
+        language: $('#node-input-language').val(),
+        msg: input.msg,
+        metadata: input.metadata,
+        msgType: $(`#${id}-test-msgtype`).val(),
+        timeout: $('#node-input-timeout').val(),
+      };
+      runTest(
+        output,
+        `${opts.route}/test`,
+        Object.assign(body, opts.request ? opts.request() : {}),
+        { running: text('test.running'), badReply: text('test.badReply'), failed: failed },
+        opts.format,
+      );
+    });
+  }
+
+  /** Ends a scriptDialog, keeping its code in #node-input-script when `save`. */
+  function scriptDialogClose(node, save) {
+    if (save) $('#node-input-script').val(node.editor.getValue());
+    node.editor.destroy();
+    delete node.editor;
+  }
+
+  /** Gives a scriptDialog's code editor the height the dialog's other rows leave. */
+  function scriptDialogResize(node, size) {
+    const rows = $('#dialog-form>div:not(.node-text-editor-row)');
+    let height = size.height;
+    for (let i = 0; i < rows.length; i++) height -= $(rows[i]).outerHeight(true);
+    $('#node-input-script-editor').css('height', `${Math.max(height - 20, 120)}px`);
+    node.editor.resize();
+  }
+
   window.RuleEngineEditor = {
     showResult: showResult,
     codeEditor: codeEditor,
     testToggle: testToggle,
     readJson: readJson,
     runTest: runTest,
+    scriptDialog: scriptDialog,
+    scriptDialogClose: scriptDialogClose,
+    scriptDialogResize: scriptDialogResize,
   };
 })();

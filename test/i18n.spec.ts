@@ -83,21 +83,37 @@ const coreCatalog = readJson(
  */
 function dynamicKeys(set: (typeof SETS)[number], js: string): Record<string, string[]> {
   const ports = /const PORTS = \[([\s\S]*?)\]/.exec(js)?.[1];
+  const portKeys = ports ? [...ports.matchAll(/'([^']+)'/g)].map((m) => m[1]) : [];
   return {
-    'script.test.source-': ['last', 'default'], // nodes/lib/script-node.ts: the sample route's `source`
     'originator-attributes.hint.': ['metadata', 'data'], // the fetchTo options
-    'msg-type-switch.outputs.': ports ? [...ports.matchAll(/'([^']+)'/g)].map((m) => m[1]) : [],
+    'msg-type-switch.outputs.': portKeys,
+    'script-filter.outputs.': portKeys,
     'integration.errors.':
       set.name === 'integration' ? [...js.matchAll(/invalid\(this, '([^']+)'\)/g)].map((m) => m[1]) : [],
     'knob.errors.': set.name === 'knob' ? [...js.matchAll(/check\('([^']+)'/g)].map((m) => m[1]) : [],
   };
 }
 
-/** The catalog keys a node's .html uses: data-i18n attributes and the editor code's keys. */
+/**
+ * The keys (below the node's namespace) of the texts that resources/rule-engine-editor.js's scriptDialog shows
+ * for a node, as it names them: text('<key>'), and text(`test.source-${r.source}`) for the sample route's
+ * `source` (nodes/lib/admin-routes.ts: 'last' or 'default').
+ */
+function scriptDialogKeys(): string[] {
+  const src = fs.readFileSync(path.join(root, 'resources', 'rule-engine-editor.js'), 'utf8');
+  assert.match(src, /text\(`test\.source-\$\{r\.source\}`\)/, 'the sample source texts are test.source-<source>');
+  return [...[...src.matchAll(/\btext\('([\w.-]+)'/g)].map((m) => m[1]), 'test.source-last', 'test.source-default'];
+}
+
+/** The catalog keys a node's .html uses: data-i18n attributes, the editor code's keys and the shared dialog's. */
 function htmlKeys(set: (typeof SETS)[number]): string[] {
   const html = fs.readFileSync(set.html, 'utf8');
   const { js } = parts(html, set.type);
   const keys: string[] = [];
+  if (/RuleEngineEditor\.scriptDialog\(/.test(js)) {
+    assert.match(js, new RegExp(`ns: '${set.name}'`), "the shared script dialog reads the node's own catalog");
+    keys.push(...scriptDialogKeys().map((k) => `${set.name}.${k}`));
+  }
   for (const m of html.matchAll(/data-i18n="([^"]*)"/g)) {
     for (const k of m[1].split(';')) keys.push(k.replace(/^\[[a-z]+\]/, ''));
   }
