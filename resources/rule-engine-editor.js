@@ -120,6 +120,56 @@
   const row = () => $('<div class="form-row"></div>');
 
   /**
+   * The rows every script node's dialog starts with, bound by Node-RED to the node's settings: name, time limit,
+   * language, and the script (hidden: the code editor holds it while the dialog is open). Texts by catalog key
+   * (data-i18n), from the node's catalog `ns`.
+   */
+  function settingRows(ns) {
+    const i18nKey = (key) => `${ns}.${key}`;
+    const label = (field, icon, key) =>
+      $('<label></label>')
+        .attr('for', `node-input-${field}`)
+        .append($('<i></i>').addClass(`fa ${icon}`), ' ', $('<span></span>').attr('data-i18n', key));
+    const input = (field) => $('<input type="text">').attr('id', `node-input-${field}`);
+    const option = (language, key) => $('<option></option>').val(language).attr('data-i18n', key);
+    return [
+      row().append(
+        label('name', 'fa-tag', 'node-red:common.label.name'),
+        input('name').attr('data-i18n', '[placeholder]node-red:common.label.name'),
+      ),
+      row().append(
+        label('timeout', 'fa-clock-o', i18nKey('label.timeout')),
+        input('timeout').css('width', '80px'),
+        ' ',
+        $('<span></span>').attr('data-i18n', i18nKey('label.ms')),
+      ),
+      row().append(
+        label('language', 'fa-language', i18nKey('label.language')),
+        $('<select id="node-input-language"></select>')
+          .css('width', '180px')
+          .append(option('javascript', i18nKey('language.javascript')), option('tbel', i18nKey('language.tbel'))),
+      ),
+      $('<input type="hidden" id="node-input-script">'),
+    ];
+  }
+
+  /**
+   * Puts settingRows in front of the node's own edit template, which Node-RED copies into the dialog each time
+   * it opens it (so Node-RED binds them as it binds the template's own fields). Node-RED adds a node set's
+   * templates together with its editor code: if the template is not there yet, this runs once it is.
+   */
+  function extendTemplate(type, ns) {
+    const fill = () => {
+      const template = $(`script[data-template-name="${type}"]`);
+      if (template.length === 0) return false;
+      const rows = settingRows(ns).map((r) => r.prop('outerHTML'));
+      template.html(`${rows.join('\n')}\n${template.html()}`);
+      return true;
+    };
+    if (!fill()) setTimeout(fill, 0);
+  }
+
+  /**
    * The rows of a script node's code, in place of `area`: `function (msg, metadata, msgType) {`, the code
    * editor #node-input-script-editor with Node-RED's expand button #node-script-expand-js, and `}`; then the
    * Test button and panel, with ids `<id>-test-...` and texts from the node's catalog: msg, metadata and msgType
@@ -189,18 +239,71 @@
   }
 
   /**
-   * The edit dialog of a node whose code is the body of `function (msg, metadata, msgType)`: the script node, the
-   * script filter, the script switch. Its template holds #node-input-language, #node-input-timeout, the hidden
-   * #node-input-script, and an empty #<id>-code-area that becomes the code editor and the Test panel (see
-   * buildScriptRows; the dialog's other rows are bound to the node's settings before this runs). `opts`: {ns:
-   * the node's catalog ('script'), id: the prefix of the Test panel's ids ('rule-script'), route: its admin
-   * routes ('rule-engine/script'), defaultScript, request(): more fields of a Test request (optional),
-   * format(output): the text a Test output shows}.
-   * Sets node.editor; scriptDialogClose(node) ends it.
+   * What the definitions of the nodes whose code is the body of `function (msg, metadata, msgType)` share: the
+   * script node, the script filter, the script switch. Spread into the node's RED.nodes.registerType: the
+   * category, the settings (name, language, script, time limit; `opts.defaults` adds the node's own), one
+   * input, the labels from the node's catalog, and the editing. Extends the node's edit template with
+   * settingRows; the template holds an empty #<type>-code-area, which becomes the code editor and the Test panel
+   * (buildScriptRows). `opts`: {type, ns: the node's catalog (its admin routes are rule-engine/<ns>/...),
+   * defaultScript, defaults (optional), format(output): the text a Test output shows, request(): more fields of a
+   * Test request, prepare(node) and save(node): the dialog's own fields, before the code editor is built and on
+   * Done (optional)}.
    */
-  function scriptDialog(node, opts) {
+  function scriptNode(opts) {
+    extendTemplate(opts.type, opts.ns);
+    const i18nKey = (key) => `${opts.ns}.${key}`;
+    const close = (node, save) => {
+      if (save) $('#node-input-script').val(node.editor.getValue());
+      node.editor.destroy();
+      delete node.editor;
+    };
+    return {
+      category: 'rule engine',
+      defaults: Object.assign(
+        {
+          name: { value: '' },
+          language: { value: 'javascript' },
+          script: { value: opts.defaultScript, required: true },
+          timeout: { value: 500, required: true, validate: RED.validators.number() },
+        },
+        opts.defaults,
+      ),
+      inputs: 1,
+      label: function () {
+        return this.name || this._(i18nKey('paletteLabel'));
+      },
+      paletteLabel: function () {
+        return this._(i18nKey('paletteLabel'));
+      },
+      labelStyle: function () {
+        return this.name ? 'node_label_italic' : '';
+      },
+      oneditprepare: function () {
+        if (opts.prepare) opts.prepare(this);
+        prepareScriptDialog(this, opts);
+      },
+      oneditsave: function () {
+        if (opts.save) opts.save(this);
+        close(this, true);
+      },
+      oneditcancel: function () {
+        close(this, false);
+      },
+      // The code editor takes the height the dialog's other rows leave.
+      oneditresize: function (size) {
+        const rows = $('#dialog-form>div:not(.node-text-editor-row)');
+        let height = size.height;
+        for (let i = 0; i < rows.length; i++) height -= $(rows[i]).outerHeight(true);
+        $('#node-input-script-editor').css('height', `${Math.max(height - 20, 120)}px`);
+        this.editor.resize();
+      },
+    };
+  }
+
+  /** The code editor (node.editor) and the Test panel of a script node's dialog (see scriptNode). */
+  function prepareScriptDialog(node, opts) {
     const text = (key, vars) => node._(`${opts.ns}.${key}`, vars);
-    const id = opts.id;
+    const id = opts.type;
     buildScriptRows($(`#${id}-code-area`), id, text);
     // Flows saved before the language setting existed are JavaScript.
     $('#node-input-language').val(node.language === 'tbel' ? 'tbel' : 'javascript');
@@ -214,7 +317,7 @@
     const output = $(`#${id}-test-output`);
     const failed = (status) => text('test.failed', { status: status });
     function loadSample() {
-      $.getJSON(`${opts.route}/sample/${encodeURIComponent(node.id)}`)
+      $.getJSON(`rule-engine/${opts.ns}/sample/${encodeURIComponent(node.id)}`)
         .done((r) => {
           $(`#${id}-test-msg`).val(JSON.stringify(r.sample.msg, null, 2));
           $(`#${id}-test-metadata`).val(JSON.stringify(r.sample.metadata, null, 2));
@@ -252,28 +355,12 @@
       };
       runTest(
         output,
-        `${opts.route}/test`,
+        `rule-engine/${opts.ns}/test`,
         Object.assign(body, opts.request ? opts.request() : {}),
         { running: text('test.running'), badReply: text('test.badReply'), failed: failed },
         opts.format,
       );
     });
-  }
-
-  /** Ends a scriptDialog, keeping its code in #node-input-script when `save`. */
-  function scriptDialogClose(node, save) {
-    if (save) $('#node-input-script').val(node.editor.getValue());
-    node.editor.destroy();
-    delete node.editor;
-  }
-
-  /** Gives a scriptDialog's code editor the height the dialog's other rows leave. */
-  function scriptDialogResize(node, size) {
-    const rows = $('#dialog-form>div:not(.node-text-editor-row)');
-    let height = size.height;
-    for (let i = 0; i < rows.length; i++) height -= $(rows[i]).outerHeight(true);
-    $('#node-input-script-editor').css('height', `${Math.max(height - 20, 120)}px`);
-    node.editor.resize();
   }
 
   window.RuleEngineEditor = {
@@ -282,8 +369,6 @@
     testToggle: testToggle,
     readJson: readJson,
     runTest: runTest,
-    scriptDialog: scriptDialog,
-    scriptDialogClose: scriptDialogClose,
-    scriptDialogResize: scriptDialogResize,
+    scriptNode: scriptNode,
   };
 })();

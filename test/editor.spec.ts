@@ -689,6 +689,13 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     await page.mouse.move(0, 0);
   });
 
+  /** Opens the Test panel of a script node's dialog (ids `prefix`-test-...) and waits for its sample. */
+  async function openTestPanel(prefix: string): Promise<void> {
+    await page.locator(`#${prefix}-test-toggle`).click();
+    const source = page.locator(`#${prefix}-test-source`);
+    await waitFor(async () => squash(await source.textContent()) !== '', 10000, `the ${prefix} sample`);
+  }
+
   editorTest('rule-script: the Monaco editor, the time limit, the Test panel', [TAB], async () => {
     const t = 'rule-script';
     const id = await addFromPalette(t);
@@ -706,12 +713,7 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     await expectInputError('#node-input-timeout', true);
 
     // The Test panel runs the script in the runtime (not deployed yet: the default sample).
-    await page.locator('#rule-script-test-toggle').click();
-    await waitFor(
-      async () => squash(await page.locator('#rule-script-test-source').textContent()) !== '',
-      10000,
-      'sample',
-    );
+    await openTestPanel('rule-script');
     await type('#node-input-timeout', '750');
     await expectInputError('#node-input-timeout', false);
     await page.locator('#rule-script-test-run').click();
@@ -785,12 +787,7 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     assert.equal(await code('node-input-script-editor'), 'return msg.temperature > 20;');
     await type('#node-input-name', 'warm');
     await type('#node-input-timeout', '750');
-    await page.locator('#rule-script-filter-test-toggle').click();
-    await waitFor(
-      async () => squash(await page.locator('#rule-script-filter-test-source').textContent()) !== '',
-      10000,
-      'sample',
-    );
+    await openTestPanel('rule-script-filter');
     // The default sample has 22.4 degrees.
     assert.equal(await runTestPanel('rule-script-filter', t), 'true');
     await code('node-input-script-editor', 'return 1;');
@@ -848,7 +845,7 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
       const t = 'rule-script-switch';
       const id = SWITCH.id;
       const ports = nodeOnChart(id).locator('.red-ui-flow-port-output');
-      assert.equal(await ports.count(), 4, 'three relations and Failure');
+      await waitFor(async () => (await ports.count()) === 4, 10000, 'three relations and Failure');
       await openNode(id);
       const items = page.locator('#rule-script-switch-relations .rule-script-switch-relation');
       assert.deepEqual(await items.evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value)), [
@@ -857,12 +854,7 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
         'Low',
       ]);
       await type('#node-input-name', 'by temperature');
-      await page.locator('#rule-script-switch-test-toggle').click();
-      await waitFor(
-        async () => squash(await page.locator('#rule-script-switch-test-source').textContent()) !== '',
-        10000,
-        'sample',
-      );
+      await openTestPanel('rule-script-switch');
       assert.equal(await runTestPanel('rule-script-switch', t), '["Normal"]');
       // Remove Normal, add Alarm: the Test checks against the list as it is in the dialog.
       await page.locator('#rule-script-switch-relations li').nth(1).locator('.red-ui-editableList-item-remove').click();

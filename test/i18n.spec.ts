@@ -95,14 +95,16 @@ function dynamicKeys(set: (typeof SETS)[number], js: string): Record<string, str
 }
 
 /**
- * The keys (below the node's namespace) of the texts that resources/rule-engine-editor.js's scriptDialog shows
- * for a node, as it names them: text('<key>'), and text(`test.source-${r.source}`) for the sample route's
- * `source` (nodes/lib/admin-routes.ts: 'last' or 'default').
+ * The keys (below the node's namespace) of the texts that resources/rule-engine-editor.js's scriptNode shows
+ * for a node, as it names them: text('<key>') in the dialog, i18nKey('<key>') in its labels and the rows it
+ * adds to the template, and text(`test.source-${r.source}`) for the sample route's `source` (nodes/lib/admin-routes.ts:
+ * 'last' or 'default').
  */
 function scriptDialogKeys(): string[] {
   const src = fs.readFileSync(path.join(root, 'resources', 'rule-engine-editor.js'), 'utf8');
   assert.match(src, /text\(`test\.source-\$\{r\.source\}`\)/, 'the sample source texts are test.source-<source>');
-  return [...[...src.matchAll(/\btext\('([\w.-]+)'/g)].map((m) => m[1]), 'test.source-last', 'test.source-default'];
+  const named = [...src.matchAll(/\b(?:text|i18nKey)\('([\w.-]+)'/g)].map((m) => m[1]);
+  return [...named, 'test.source-last', 'test.source-default'];
 }
 
 /** The catalog keys a node's .html uses: data-i18n attributes, the editor code's keys and the shared dialog's. */
@@ -110,7 +112,7 @@ function htmlKeys(set: (typeof SETS)[number]): string[] {
   const html = fs.readFileSync(set.html, 'utf8');
   const { js } = parts(html, set.type);
   const keys: string[] = [];
-  if (/RuleEngineEditor\.scriptDialog\(/.test(js)) {
+  if (/RuleEngineEditor\.scriptNode\(/.test(js)) {
     assert.match(js, new RegExp(`ns: '${set.name}'`), "the shared script dialog reads the node's own catalog");
     keys.push(...scriptDialogKeys().map((k) => `${set.name}.${k}`));
   }
