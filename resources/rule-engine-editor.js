@@ -240,8 +240,9 @@
 
   /**
    * What the definitions of the nodes whose code is the body of `function (msg, metadata, msgType)` share: the
-   * script node, the script filter, the script switch. Spread into the node's RED.nodes.registerType: the
-   * category, the settings (name, language, script, time limit; `opts.defaults` adds the node's own), one
+   * script node, the script filter, the script switch. Spread into the node's RED.nodes.registerType (which
+   * names its category itself, where tools that read definitions without running the editor find it): the
+   * settings (name, language, script, time limit; `opts.defaults` adds the node's own), one
    * input, the labels from the node's catalog, and the editing. Extends the node's edit template with
    * settingRows; the template holds an empty #<type>-code-area, which becomes the code editor and the Test panel
    * (buildScriptRows). `opts`: {type, ns: the node's catalog (its admin routes are rule-engine/<ns>/...),
@@ -258,7 +259,6 @@
       delete node.editor;
     };
     return {
-      category: 'rule engine',
       defaults: Object.assign(
         {
           name: { value: '' },
