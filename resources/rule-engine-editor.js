@@ -1,6 +1,6 @@
 // Editor code shared by the dialogs that edit code: the script nodes (script, script filter, script switch) and the
-// integration config node. Node-RED
-// serves this folder at resources/@rule-engine/node-red-rule-engine/, and each of those nodes' HTML loads this
+// integration config node. Node-RED serves this folder at resources/@rule-engine/node-red-rule-engine/, and each
+// of those nodes' HTML loads this
 // file with a <script src> before its own code runs. It holds no words: every text comes from the calling
 // node's message catalog.
 (() => {
@@ -245,12 +245,13 @@
    * settings (name, language, script, time limit; `opts.defaults` adds the node's own), one
    * input, the labels from the node's catalog, and the editing. Extends the node's edit template with
    * settingRows; the template holds an empty #<type>-code-area, which becomes the code editor and the Test panel
-   * (buildScriptRows). `opts`: {type, ns: the node's catalog (its admin routes are rule-engine/<ns>/...),
-   * defaultScript, defaults (optional), format(output): the text a Test output shows, request(): more fields of a
-   * Test request, prepare(node) and save(node): the dialog's own fields, before the code editor is built and on
-   * Done (optional)}.
+   * (buildScriptRows). `type`: the node's type, `rule-<ns>` where <ns> names its catalog and its admin routes
+   * (rule-engine/<ns>/...); `defaultScript`; `opts`: {format(output): the text a Test output shows; optional:
+   * defaults, request(): more fields of a Test request, prepare(node) and save(node): the dialog's own fields,
+   * before the code editor is built and on Done}.
    */
-  function scriptNode(opts) {
+  function scriptNode(type, defaultScript, options) {
+    const opts = Object.assign({ type: type, ns: type.replace(/^rule-/, ''), defaultScript: defaultScript }, options);
     extendTemplate(opts.type, opts.ns);
     const i18nKey = (key) => `${opts.ns}.${key}`;
     const close = (node, save) => {

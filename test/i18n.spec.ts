@@ -113,7 +113,9 @@ function htmlKeys(set: (typeof SETS)[number]): string[] {
   const { js } = parts(html, set.type);
   const keys: string[] = [];
   if (/RuleEngineEditor\.scriptNode\(/.test(js)) {
-    assert.match(js, new RegExp(`ns: '${set.name}'`), "the shared script dialog reads the node's own catalog");
+    // The shared definition reads the catalog named by the type after "rule-": the node set's own.
+    assert.match(js, new RegExp(`scriptNode\\('${set.type}',`), 'the shared script definition gets its type');
+    assert.equal(set.type, `rule-${set.name}`);
     keys.push(...scriptDialogKeys().map((k) => `${set.name}.${k}`));
   }
   for (const m of html.matchAll(/data-i18n="([^"]*)"/g)) {
