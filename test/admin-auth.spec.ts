@@ -56,6 +56,32 @@ const ROUTES: Route[] = [
     pattern: '/rule-engine/script/sample/:id',
     write: true,
   },
+  {
+    method: 'post',
+    path: '/rule-engine/script-filter/test',
+    pattern: '/rule-engine/script-filter/test',
+    body: { script: 'return msg.a > 0;', msg: { a: 1 }, metadata: {}, msgType: 'X' },
+    write: true,
+  },
+  {
+    method: 'get',
+    path: '/rule-engine/script-filter/sample/abc',
+    pattern: '/rule-engine/script-filter/sample/:id',
+    write: true,
+  },
+  {
+    method: 'post',
+    path: '/rule-engine/script-switch/test',
+    pattern: '/rule-engine/script-switch/test',
+    body: { script: 'return "a";', relations: ['a'], msg: {}, metadata: {}, msgType: 'X' },
+    write: true,
+  },
+  {
+    method: 'get',
+    path: '/rule-engine/script-switch/sample/abc',
+    pattern: '/rule-engine/script-switch/sample/:id',
+    write: true,
+  },
 ];
 
 /** Every `RED.httpAdmin.<verb>('<path>', ...)` in the package's source, with whether it checks a permission. */

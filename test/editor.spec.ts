@@ -159,6 +159,20 @@ const ENTERED: Record<string, Record<string, unknown>> = {
     language: 'javascript',
     timeout: '750',
   },
+  'rule-script-filter': {
+    name: 'warm',
+    language: 'javascript',
+    script: 'return msg.temperature > 20;',
+    timeout: '750',
+  },
+  'rule-script-switch': {
+    name: 'by temperature',
+    language: 'javascript',
+    script: "if (msg.temperature > 25) return 'High';\nif (msg.temperature < 15) return 'Low';\nreturn 'Normal';",
+    timeout: 500,
+    relations: ['High', 'Low', 'Alarm'],
+    outputs: 4,
+  },
   'rule-integration-uplink': { name: 'thermostat uplink', integration: INTEGRATION.id },
   'rule-integration-downlink': { name: 'thermostat downlink', integration: INTEGRATION.id },
   'rule-rpc-request': {
@@ -740,6 +754,13 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     await page.mouse.move(0, 0);
   });
 
+  /** Opens the Test panel of a script node's dialog (ids `prefix`-test-...) and waits for its sample. */
+  async function openTestPanel(prefix: string): Promise<void> {
+    await page.locator(`#${prefix}-test-toggle`).click();
+    const source = page.locator(`#${prefix}-test-source`);
+    await waitFor(async () => squash(await source.textContent()) !== '', 10000, `the ${prefix} sample`);
+  }
+
   editorTest('rule-script: the Monaco editor, the time limit, the Test panel', [TAB], async () => {
     const t = 'rule-script';
     const id = await addFromPalette(t);
@@ -757,12 +778,7 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     await expectInputError('#node-input-timeout', true);
 
     // The Test panel runs the script in the runtime (not deployed yet: the default sample).
-    await page.locator('#rule-script-test-toggle').click();
-    await waitFor(
-      async () => squash(await page.locator('#rule-script-test-source').textContent()) !== '',
-      10000,
-      'sample',
-    );
+    await openTestPanel('rule-script');
     await type('#node-input-timeout', '750');
     await expectInputError('#node-input-timeout', false);
     await page.locator('#rule-script-test-run').click();
@@ -806,6 +822,138 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     await expectMarked(id, false, t);
     assert.deepEqual(await props(id), { valid: true, ...ENTERED[t], script: typed });
   });
+
+  /** Runs the open dialog's Test (panel `prefix`-test-...) and waits for its output. */
+  async function runTestPanel(prefix: string, nodeType: string): Promise<string> {
+    const output = page.locator(`#${prefix}-test-output`);
+    await output.evaluate((el) => {
+      (el as unknown as { textContent: string }).textContent = '';
+    });
+    await page.locator(`#${prefix}-test-run`).click();
+    const running = (setOf(nodeType).en.test as Record<string, string>).running;
+    let text = '';
+    await waitFor(
+      async () => {
+        text = squash(await output.textContent());
+        return !['', running].includes(text);
+      },
+      15000,
+      `the ${nodeType} test output`,
+    );
+    return text;
+  }
+
+  editorTest('rule-script-filter: the shared script dialog, a Test that shows the boolean', [TAB], async () => {
+    const t = 'rule-script-filter';
+    const id = await addFromPalette(t);
+    await expectMarked(id, false, 'the default script');
+    assert.equal(await nodeOnChart(id).locator('.red-ui-flow-port-output').count(), 3, 'True, False, Failure');
+    await openNode(id);
+    assert.equal(await code('node-input-script-editor'), 'return msg.temperature > 20;');
+    await type('#node-input-name', 'warm');
+    await type('#node-input-timeout', '750');
+    await openTestPanel('rule-script-filter');
+    // The default sample has 22.4 degrees.
+    assert.equal(await runTestPanel('rule-script-filter', t), 'true');
+    await code('node-input-script-editor', 'return 1;');
+    assert.match(await runTestPanel('rule-script-filter', t), /^result: .*got number$/);
+    await page.locator('#node-input-language').selectOption('tbel');
+    await code('node-input-script-editor', 'msg.temperature > 30');
+    assert.equal(await runTestPanel('rule-script-filter', t), 'false');
+    await page.locator('#node-input-language').selectOption('javascript');
+    await code('node-input-script-editor', 'return msg.temperature > 20;');
+    await checkDialog(t);
+    await done();
+    await expectMarked(id, false, t);
+    assert.deepEqual(await props(id), { valid: true, ...ENTERED[t] });
+  });
+
+  /** The wires from node `id`, as {target: output}. */
+  async function wiresOf(id: string): Promise<Record<string, number>> {
+    return page.evaluate((nid) => {
+      const w = globalThis as unknown as {
+        RED: { nodes: { filterLinks(f: object): Array<{ sourcePort: number; target: { id: string } }> } };
+      };
+      const links = w.RED.nodes.filterLinks({ source: { id: nid } });
+      // A moved wire's port is the text Node-RED read from #node-input-outputs: compared as a number.
+      return Object.fromEntries(links.map((l) => [l.target.id, Number(l.sourcePort)]));
+    }, id);
+  }
+
+  const SWITCH = {
+    id: 'edswitch0000001',
+    type: 'rule-script-switch',
+    z: TAB.id,
+    name: '',
+    language: 'javascript',
+    script: ENTERED['rule-script-switch'].script,
+    timeout: 500,
+    relations: ['High', 'Normal', 'Low'],
+    outputs: 4,
+    x: 300,
+    y: 300,
+    wires: [['eddebughigh0001'], ['eddebugnorm0001'], ['eddebuglow00001'], ['eddebugfail0001']],
+  };
+  const debugNode = (id: string, y: number) => ({ id, type: 'debug', z: TAB.id, x: 600, y, wires: [] });
+
+  editorTest(
+    'rule-script-switch: its outputs follow the relation list, wires move with their relation',
+    [
+      TAB,
+      SWITCH,
+      debugNode('eddebughigh0001', 240),
+      debugNode('eddebugnorm0001', 280),
+      debugNode('eddebuglow00001', 320),
+      debugNode('eddebugfail0001', 360),
+    ],
+    async () => {
+      const t = 'rule-script-switch';
+      const id = SWITCH.id;
+      const ports = nodeOnChart(id).locator('.red-ui-flow-port-output');
+      await waitFor(async () => (await ports.count()) === 4, 10000, 'three relations and Failure');
+      await openNode(id);
+      const items = page.locator('#rule-script-switch-relations .rule-script-switch-relation');
+      assert.deepEqual(await items.evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value)), [
+        'High',
+        'Normal',
+        'Low',
+      ]);
+      await type('#node-input-name', 'by temperature');
+      await openTestPanel('rule-script-switch');
+      assert.equal(await runTestPanel('rule-script-switch', t), '["Normal"]');
+      // Remove Normal, add Alarm: the Test checks against the list as it is in the dialog.
+      await page.locator('#rule-script-switch-relations li').nth(1).locator('.red-ui-editableList-item-remove').click();
+      await page.locator('.red-ui-editableList-addButton').click();
+      await items.last().fill('Alarm');
+      assert.match(
+        await runTestPanel('rule-script-switch', t),
+        /^result: no output for relation "Normal": the relations are "High", "Low", "Alarm"$/,
+      );
+      await checkDialog(t);
+      await done();
+      await expectMarked(id, false, t);
+      const p = await props(id);
+      const entered = ENTERED[t];
+      assert.deepEqual([p.name, p.relations, p.outputs], [entered.name, entered.relations, entered.outputs]);
+      await waitFor(async () => (await ports.count()) === 4, 5000, 'High, Low, Alarm and Failure');
+      // Low's wire moved up with it, Normal's went with its output, Failure's stayed on the last output.
+      assert.deepEqual(await wiresOf(id), { eddebughigh0001: 0, eddebuglow00001: 1, eddebugfail0001: 3 });
+      const labels = ['High', 'Low', 'Alarm', (setOf(t).en.outputs as Record<string, string>).failure];
+      for (const i of [1, 3]) {
+        await page.mouse.move(0, 0);
+        await ports.nth(i).locator('.red-ui-flow-port').hover();
+        const tip = page.locator('.red-ui-flow-port-tooltip');
+        await waitFor(async () => squash(await tip.textContent().catch(() => '')) === labels[i], 5000, `port ${i}`);
+      }
+      await page.mouse.move(0, 0);
+      // Again, with the list as saved; an invalid list (a name twice) marks the node.
+      await openNode(id);
+      await page.locator('.red-ui-editableList-addButton').click();
+      await items.last().fill('High');
+      await done();
+      await expectMarked(id, true, 'a relation named twice');
+    },
+  );
 
   editorTest(
     'rule-integration-uplink, with a new rule-integration from the config node dialog (settings, converters, tests)',

@@ -83,21 +83,41 @@ const coreCatalog = readJson(
  */
 function dynamicKeys(set: (typeof SETS)[number], js: string): Record<string, string[]> {
   const ports = /const PORTS = \[([\s\S]*?)\]/.exec(js)?.[1];
+  const portKeys = ports ? [...ports.matchAll(/'([^']+)'/g)].map((m) => m[1]) : [];
   return {
-    'script.test.source-': ['last', 'default'], // nodes/lib/script-node.ts: the sample route's `source`
     'originator-attributes.hint.': ['metadata', 'data'], // the fetchTo options
-    'msg-type-switch.outputs.': ports ? [...ports.matchAll(/'([^']+)'/g)].map((m) => m[1]) : [],
+    'msg-type-switch.outputs.': portKeys,
+    'script-filter.outputs.': portKeys,
     'integration.errors.':
       set.name === 'integration' ? [...js.matchAll(/invalid\(this, '([^']+)'\)/g)].map((m) => m[1]) : [],
     'knob.errors.': set.name === 'knob' ? [...js.matchAll(/check\('([^']+)'/g)].map((m) => m[1]) : [],
   };
 }
 
-/** The catalog keys a node's .html uses: data-i18n attributes and the editor code's keys. */
+/**
+ * The keys (below the node's namespace) of the texts that resources/rule-engine-editor.js's scriptNode shows
+ * for a node, as it names them: text('<key>') in the dialog, i18nKey('<key>') in its labels and the rows it
+ * adds to the template, and text(`test.source-${r.source}`) for the sample route's `source` (nodes/lib/admin-routes.ts:
+ * 'last' or 'default').
+ */
+function scriptDialogKeys(): string[] {
+  const src = fs.readFileSync(path.join(root, 'resources', 'rule-engine-editor.js'), 'utf8');
+  assert.match(src, /text\(`test\.source-\$\{r\.source\}`\)/, 'the sample source texts are test.source-<source>');
+  const named = [...src.matchAll(/\b(?:text|i18nKey)\('([\w.-]+)'/g)].map((m) => m[1]);
+  return [...named, 'test.source-last', 'test.source-default'];
+}
+
+/** The catalog keys a node's .html uses: data-i18n attributes, the editor code's keys and the shared dialog's. */
 function htmlKeys(set: (typeof SETS)[number]): string[] {
   const html = fs.readFileSync(set.html, 'utf8');
   const { js } = parts(html, set.type);
   const keys: string[] = [];
+  if (/RuleEngineEditor\.scriptNode\(/.test(js)) {
+    // The shared definition reads the catalog named by the type after "rule-": the node set's own.
+    assert.match(js, new RegExp(`scriptNode\\('${set.type}',`), 'the shared script definition gets its type');
+    assert.equal(set.type, `rule-${set.name}`);
+    keys.push(...scriptDialogKeys().map((k) => `${set.name}.${k}`));
+  }
   for (const m of html.matchAll(/data-i18n="([^"]*)"/g)) {
     for (const k of m[1].split(';')) keys.push(k.replace(/^\[[a-z]+\]/, ''));
   }

@@ -1,7 +1,7 @@
 /**
- * Every admin HTTP route of the package, in one place: the Test buttons of the script node and of the
- * integration's decoder and encoder, the last input of a deployed script node (the Test dialog's sample), and
- * the editor's import of ThingsBoard exports.
+ * Every admin HTTP route of the package, in one place: the Test buttons of the script nodes (script, script
+ * filter, script switch) and of the integration's decoder and encoder, the last input of a deployed script
+ * node (the Test dialog's sample), and the editor's import of ThingsBoard exports.
  * Each route requires its node type's write permission (adminPermission), and each Test run goes through the
  * admin app's Test gate under the node id the editor sends, with the bounds of a deployed node.
  */
@@ -9,8 +9,10 @@ import type { NodeAPI } from 'node-red';
 import { ImportError, type ImportInput, type ImportSource, importThingsBoard } from './importer';
 import { testDecoder, testEncoder } from './integration';
 import { adminPermission, maxScriptTimeout } from './node-red';
+import { filterOutcome, relationNames, switchPorts } from './script-filter';
 import { DEFAULT_SAMPLE, sampleFor, testScript } from './script-node';
 import { type TestOutcome, TestRefusedError, testGateOf } from './test-runs';
+import type { ScriptMessage } from './transform';
 
 interface TestResponse {
   status(code: number): { json(body: unknown): unknown };
@@ -68,18 +70,57 @@ function runTest(
   answerTest(RED.httpAdmin, res, b.id, () => test(b, maxScriptTimeout(RED)));
 }
 
-/** The script node's Test route and sample route. */
+/** What a filter's Test run shows: the boolean. */
+const filterTest = () => (_input: ScriptMessage, result: unknown) => filterOutcome(result);
+
+/** What a switch's Test run shows: the relations it sends to, checked against the dialog's list. */
+function switchTest(body: Record<string, unknown>) {
+  const relations = relationNames(body.relations);
+  return (_input: ScriptMessage, result: unknown) => switchPorts(result, relations).map((port) => relations[port]);
+}
+
+/**
+ * The script nodes' Test routes, and their sample routes: the last input of a deployed node, for its Test dialog.
+ * Each node's Test shows what its script's result means (given the Test request, which carries the dialog's
+ * settings): the messages of a transformation, a filter's boolean, the relations a switch sends to.
+ */
 export function registerScriptRoutes(RED: NodeAPI): void {
   if (!RED.httpAdmin || !firstTime(RED.httpAdmin, 'script')) return;
-  RED.httpAdmin.post('/rule-engine/script/test', ...adminPermission(RED, 'rule-script.write'), (req, res) =>
-    runTest(RED, res, req.body, testScript),
-  );
+  type Interpret = (body: Record<string, unknown>) => ((input: ScriptMessage, result: unknown) => unknown) | undefined;
+  const test = (res: TestResponse, body: unknown, interpret: Interpret) =>
+    runTest(RED, res, body, (b, maxTimeoutMs) => testScript(b, maxTimeoutMs, interpret(b)));
   // The last input of a deployed node may hold what a device sent (tokens, secrets): write permission, as the
   // Test run that uses it.
-  RED.httpAdmin.get('/rule-engine/script/sample/:id', ...adminPermission(RED, 'rule-script.write'), (req, res) => {
-    const sample = sampleFor(String(req.params.id));
-    res.json({ source: sample ? 'last' : 'default', sample: sample ?? DEFAULT_SAMPLE });
-  });
+  const sample = (res: { json(body: unknown): unknown }, id: unknown) => {
+    const s = sampleFor(String(id));
+    res.json({ source: s ? 'last' : 'default', sample: s ?? DEFAULT_SAMPLE });
+  };
+  RED.httpAdmin.post('/rule-engine/script/test', ...adminPermission(RED, 'rule-script.write'), (req, res) =>
+    test(res, req.body, () => undefined),
+  );
+  RED.httpAdmin.get('/rule-engine/script/sample/:id', ...adminPermission(RED, 'rule-script.write'), (req, res) =>
+    sample(res, req.params.id),
+  );
+  RED.httpAdmin.post(
+    '/rule-engine/script-filter/test',
+    ...adminPermission(RED, 'rule-script-filter.write'),
+    (req, res) => test(res, req.body, filterTest),
+  );
+  RED.httpAdmin.get(
+    '/rule-engine/script-filter/sample/:id',
+    ...adminPermission(RED, 'rule-script-filter.write'),
+    (req, res) => sample(res, req.params.id),
+  );
+  RED.httpAdmin.post(
+    '/rule-engine/script-switch/test',
+    ...adminPermission(RED, 'rule-script-switch.write'),
+    (req, res) => test(res, req.body, switchTest),
+  );
+  RED.httpAdmin.get(
+    '/rule-engine/script-switch/sample/:id',
+    ...adminPermission(RED, 'rule-script-switch.write'),
+    (req, res) => sample(res, req.params.id),
+  );
 }
 
 /** The integration's decoder and encoder Test routes. */

@@ -1,7 +1,8 @@
 /**
- * What the script node does besides Node-RED plumbing: compile once per deploy, run per message, remember the
- * last input for the editor's Test button, and run a Test. No Node-RED imports: the node's adapter is
- * nodes/script/script.ts, its admin routes are in admin-routes.ts.
+ * What the script nodes (script, script filter, script switch) do besides Node-RED plumbing: compile once per
+ * deploy, run per message, remember the last input for the editor's Test button, and run a Test. No Node-RED
+ * imports: the nodes' adapters are in nodes/script/, nodes/script-filter/ and nodes/script-switch/ (over
+ * script-rule-node.ts), their admin routes in admin-routes.ts.
  */
 import { DEFAULT_MAX_SCRIPT_TIMEOUT_MS, GuardedScript, type ScriptConfigError, timeLimitError } from './guarded-script';
 import { checkParsed, cloneMessage, type Metadata, type RuleMsg } from './message';
@@ -65,44 +66,19 @@ export class ScriptNodeRunner {
     return this.guarded.blockedText();
   }
 
-  /** True once compiled to run on the event loop: runSync() may then be used. */
-  get syncReady(): boolean {
-    return this.guarded.syncReady;
-  }
-
   /**
-   * Runs the script on a rule-engine msg; resolves with the output msgs (the first is `msg` itself, the others
-   * copies of it), each with the payload, metadata and msgType the script gave it.
+   * Runs the script on a rule-engine msg and hands its result (and the script's input) to `use`: at once, with no
+   * promise per message, once the script is compiled to run on the event loop; else when the call has returned.
+   * Whatever `use` returns comes back (in a promise in the second case); an error of the call is thrown (or the
+   * promise rejects with it).
    */
-  async run<M extends RuleMsg>(msg: M): Promise<M[]> {
-    const input = this.inputOf(msg);
-    return this.outputs(msg, input, await this.guarded.run([input.msg, input.metadata, input.msgType]));
-  }
-
-  /** run() without the promise, once syncReady: the per-message path of a deployed node. */
-  runSync<M extends RuleMsg>(msg: M): M[] {
-    const input = this.inputOf(msg);
-    return this.outputs(msg, input, this.guarded.runSync([input.msg, input.metadata, input.msgType]));
-  }
-
-  private inputOf(msg: RuleMsg): ScriptMessage {
+  evaluate<T>(msg: RuleMsg, use: (result: unknown, input: ScriptMessage) => T): T | Promise<T> {
     const input: ScriptMessage = { msg: msg.payload, metadata: msg.metadata, msgType: msg.msgType };
     // Kept by reference and serialised only when the editor asks for it.
     if (this.nodeId) lastSamples.set(this.nodeId, input);
-    return input;
-  }
-
-  private outputs<M extends RuleMsg>(msg: M, input: ScriptMessage, result: unknown): M[] {
-    const outs = resultMessages(input, result);
-    return outs.map((o, i) => {
-      const m = i === 0 ? msg : { ...msg };
-      // Written through the message model's type: the three properties are the model's, whatever else M holds.
-      const rule: RuleMsg = m;
-      rule.payload = o.msg;
-      rule.metadata = o.metadata;
-      rule.msgType = o.msgType;
-      return m;
-    });
+    const args = [input.msg, input.metadata, input.msgType];
+    if (this.guarded.syncReady) return use(this.guarded.runSync(args), input);
+    return this.guarded.run(args).then((result) => use(result, input));
   }
 
   dispose(): void {
@@ -115,13 +91,29 @@ export class ScriptNodeRunner {
  * The messages a script result stands for (messagesFromResult), once the result passed the message model's
  * depth limit and lost its `__proto__` keys (see checkParsed). Too deep is a ResultError.
  */
-function resultMessages(input: ScriptMessage, result: unknown): ScriptMessage[] {
+export function resultMessages(input: ScriptMessage, result: unknown): ScriptMessage[] {
   try {
     checkParsed(result, 'the script result');
   } catch (err) {
     throw new ResultError((err as Error).message);
   }
   return messagesFromResult(input, result);
+}
+
+/**
+ * The msgs a script transformation sends for `msg` (the first is `msg` itself, the others copies of it), each
+ * with the payload, metadata and msgType the script's result gave it.
+ */
+export function transformedMessages<M extends RuleMsg>(msg: M, input: ScriptMessage, result: unknown): M[] {
+  return resultMessages(input, result).map((o, i) => {
+    const m = i === 0 ? msg : { ...msg };
+    // Written through the message model's type: the three properties are the model's, whatever else M holds.
+    const rule: RuleMsg = m;
+    rule.payload = o.msg;
+    rule.metadata = o.metadata;
+    rule.msgType = o.msgType;
+    return m;
+  });
 }
 
 /** The last input of a deployed script node as plain JSON, when it has one that is not too large. */
@@ -137,7 +129,10 @@ export function sampleFor(nodeId: string): ScriptMessage | undefined {
   }
 }
 
-/** Compiles and runs a script once on one sample, for the Test button. */
+/**
+ * Compiles and runs a script once on one sample, for the Test button: the output is what `interpret` makes of
+ * the result (by default the messages a script transformation sends), and an error it throws fails the run.
+ */
 export async function testScript(
   req: {
     script?: unknown;
@@ -148,6 +143,7 @@ export async function testScript(
     timeout?: unknown;
   },
   maxTimeoutMs = DEFAULT_MAX_SCRIPT_TIMEOUT_MS,
+  interpret: (input: ScriptMessage, result: unknown) => unknown = resultMessages,
 ): Promise<TestOutcome> {
   const timeoutMs = testTimeout(req.timeout, maxTimeoutMs);
   if (typeof timeoutMs !== 'number') return timeoutMs;
@@ -165,7 +161,7 @@ export async function testScript(
       msgType: typeof req.msgType === 'string' ? req.msgType : '',
     };
     const result = await script.invoke([input.msg, input.metadata, input.msgType]);
-    return { ok: true, output: resultMessages(input, result) };
+    return { ok: true, output: interpret(input, result) };
   } catch (err) {
     return { ok: false, error: { message: (err as Error).message, kind: testErrorKind(err) } };
   } finally {
