@@ -30,7 +30,17 @@ interface Credentials {
 /** A backend for a store that cannot be used: every call fails with why (the nodes show it before that). */
 function unusable(why: string): DeviceStoreBackend {
   const refuse = () => Promise.reject(new Error(why));
-  return { read: refuse, createDevice: refuse, saveAttributes: refuse, saveLatest: refuse };
+  return {
+    read: refuse,
+    createDevice: refuse,
+    saveAttributes: refuse,
+    saveLatest: refuse,
+    addRpc: refuse,
+    listRpcs: refuse,
+    updateRpc: refuse,
+    removeRpc: refuse,
+    rpcDevices: refuse,
+  };
 }
 
 export = (RED: NodeAPI) => {

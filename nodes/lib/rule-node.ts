@@ -53,8 +53,10 @@ export interface RuleInput<M, C> {
 export interface RuleNodeSpec<M, C> {
   /** The status success() shows unless told otherwise (default "ok"): the node's text from its catalog. */
   okText?: string;
-  /** How many outputs the node has (default 2: Success, Failure); failures go to the last. */
+  /** How many outputs the node has (default 2: Success, Failure); failures go to the last unless told. */
   outputs?: number;
+  /** The output failures go to, when it is not the last (an output added after it, say). */
+  failurePort?: number;
   config?: () => C;
   /**
    * The device store in what `config` returned, for a store on a server: the node's status follows its
@@ -164,7 +166,7 @@ class RuleNode<M, C> {
     this.spec.onFailure?.(error, received, whole);
     const out = this.spec.failureMessage ? this.spec.failureMessage(error, m, accepted) : this.withError(m, err, error);
     this.status.error(this.spec.failureText ? this.spec.failureText(error) : error.message);
-    this.send(send, out, this.outputs - 1);
+    this.send(send, out, this.spec.failurePort ?? this.outputs - 1);
     // Reported by its message alone, so a Catch node sees exactly the text that msg.error carries (done(err)
     // would put the error's class name in front).
     this.node.error(error.message, m);
