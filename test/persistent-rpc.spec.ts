@@ -5,26 +5,20 @@
  * call sent at once to an online device, expiry, retries, a Redis store, and bad msg.rpc values.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { connect, type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import { persistentRpcs } from '../nodes/lib/persistent-rpc';
-import { type BrokerKind, mosquittoAvailable, startTestBroker, type TestMqttBroker } from './mqtt-broker';
-import { type AnyMsg, collect, delay, deviceStoreOf, helper, inTab, nodeRedDir, waitFor } from './support';
-import { mqttBrokerNode, type RedisProcess, startRedis } from './toolkit';
-
-const nodes = [
-  require(
-    path.join(
-      path.dirname(require.resolve('@node-red/nodes/package.json', { paths: [nodeRedDir()] })),
-      'core/network/10-mqtt.js',
-    ),
-  ),
-  require('../nodes/device-store/device-store'),
-  require('../nodes/integration/integration'),
-  require('../nodes/integration-uplink/integration-uplink'),
-  require('../nodes/integration-downlink/integration-downlink'),
-  require('../nodes/rpc-request/rpc-request'),
-];
+import { startTestBroker, type TestMqttBroker } from './mqtt-broker';
+import {
+  type DeviceRequest,
+  integrationFlow,
+  integrationNodes,
+  loadConnected,
+  simulatedDevices,
+  waitForSubscription,
+  withEachBroker,
+} from './rpc-devices';
+import { type AnyMsg, collect, delay, deviceStoreOf, helper, inTab, waitFor } from './support';
+import { type RedisProcess, startRedis } from './toolkit';
 
 /** The device gets `{requestUUID, method, params}`; a value "fail" is refused by the encoder (a downlink error). */
 const ENCODER = `if (msg.params === '"fail"') throw new Error('refused by the encoder');
@@ -43,23 +37,8 @@ const TIMEOUT_MS = 800;
 
 function flow(port: number, store: Record<string, unknown> = {}) {
   const rpc = { type: 'rule-rpc-request', deviceStore: 'store1', getValueMethod: '', persistent: true };
-  return inTab([
-    mqttBrokerNode('conn1', port),
-    { id: 'store1', type: 'rule-device-store', store: '', timeout: 5000, ...store },
-    {
-      id: 'integ1',
-      type: 'rule-integration',
-      name: 'devices',
-      decoder: DECODER,
-      encoder: ENCODER,
-      metadata: [],
-      deviceStore: 'store1',
-      allowCreateDevices: true,
-      topicPattern: '${topic}',
-      qos: 1,
-      timeout: 3000,
-      broker: 'conn1',
-    },
+  const options = { port, decoder: DECODER, encoder: ENCODER, allowCreateDevices: true, store };
+  return integrationFlow({ ...options, topics: ['devices/+/telemetry', 'devices/+/rpc/response'] }, [
     // One-way set-points, and two-way calls that may be sent again twice.
     {
       ...rpc,
@@ -82,46 +61,18 @@ function flow(port: number, store: Record<string, unknown> = {}) {
     { id: 'status1', type: 'helper' },
     { id: 'reply2', type: 'helper' },
     { id: 'status2', type: 'helper' },
-    { id: 'down1', type: 'rule-integration-downlink', integration: 'integ1', wires: [['out1'], ['dlFail']] },
-    { id: 'out1', type: 'mqtt out', topic: '', qos: '', retain: '', broker: 'conn1' },
-    { id: 'dlFail', type: 'helper' },
-    {
-      id: 'in1',
-      type: 'mqtt in',
-      topic: 'devices/+/telemetry',
-      qos: '1',
-      datatype: 'buffer',
-      broker: 'conn1',
-      wires: [['up1']],
-    },
-    {
-      id: 'in2',
-      type: 'mqtt in',
-      topic: 'devices/+/rpc/response',
-      qos: '1',
-      datatype: 'buffer',
-      broker: 'conn1',
-      wires: [['up1']],
-    },
-    { id: 'up1', type: 'rule-integration-uplink', integration: 'integ1', wires: [['upOk'], ['upFail']] },
-    { id: 'upOk', type: 'helper' },
-    { id: 'upFail', type: 'helper' },
   ]);
 }
 
-interface Request {
-  requestUUID: string;
-  method: string;
-  params: unknown;
-}
-
+/** A two-way call delivered twice, before its end. */
+const TWO_ATTEMPTS = ['queued', 'sent', 'delivered', 'queued', 'sent', 'delivered'];
 const statuses = (msgs: AnyMsg[]) => msgs.map((m) => (m.rpc as { status: string }).status);
 const rpcOf = (m: AnyMsg | undefined) => m?.rpc as { status: string; error?: string; requestUUID: string };
 
 /** A device simulator and a loaded flow on `broker`: what each test needs. */
 function rig(getBroker: () => TestMqttBroker, store: () => Record<string, unknown> = () => ({})) {
   let device: MqttClient | undefined;
-  const requests: Array<{ device: string; request: Request }> = [];
+  const requests: Array<{ device: string; request: DeviceRequest }> = [];
   /** From which attempt (1, 2, ...) a device answers two-way calls; absent: never. */
   const answersFrom = new Map<string, number>();
 
@@ -129,41 +80,20 @@ function rig(getBroker: () => TestMqttBroker, store: () => Record<string, unknow
     requests.length = 0;
     answersFrom.clear();
     persistentRpcs.clear();
-    helper.settings({ mqttReconnectTime: 500 });
-    await helper.load(nodes, flow(getBroker().port, store()));
-    await waitFor(
-      () => (helper.getNode('conn1') as unknown as { connected?: boolean }).connected === true,
-      15_000,
-      'Node-RED to connect',
-    );
-    device = connect(getBroker().url, { reconnectPeriod: 200 });
-    await new Promise((resolve) => device!.once('connect', resolve));
-    device.on('message', (topic, payload) => {
-      const name = topic.split('/')[1] as string;
-      const request = JSON.parse(payload.toString()) as Request;
+    await loadConnected(flow(getBroker().port, store()));
+    device = await simulatedDevices(getBroker().url, (name, request, client) => {
       requests.push({ device: name, request });
       const from = answersFrom.get(name);
       const attempt = requests.filter((r) => r.request.requestUUID === request.requestUUID).length;
       if (from === undefined || attempt < from) return;
-      device?.publish(
+      client.publish(
         `devices/${name}/rpc/response`,
         JSON.stringify({ requestUUID: request.requestUUID, result: { attempt, echo: request.params } }),
         { qos: 1 },
       );
     });
-    await device.subscribeAsync('devices/+/rpc/request', { qos: 1 });
     // Node-RED's own subscription is live once an uplink from a probe device reaches the uplink's Success.
-    const upOk = collect('upOk');
-    await waitFor(
-      async () => {
-        await see('probe');
-        await delay(100);
-        return upOk.msgs.length > 0;
-      },
-      10_000,
-      'the uplink subscription',
-    );
-    upOk.stop();
+    await waitForSubscription(() => see('probe'), 'upOk');
   });
   afterEach(async () => {
     await device?.endAsync(true);
@@ -223,118 +153,82 @@ describe('persistent RPC through the integration', () => {
   before(() => helper.startServer());
   after(() => helper.stopServer());
 
-  for (const kind of ['aedes', 'mosquitto'] as BrokerKind[]) {
-    describe(`with ${kind}`, function () {
-      this.timeout(60_000);
-      let broker: TestMqttBroker | undefined;
-      before(async function () {
-        if (kind === 'mosquitto' && !mosquittoAvailable()) {
-          if (process.env.CI) throw new Error('mosquitto is not installed; CI must run the mosquitto leg');
-          this.skip();
-        }
-        broker = await startTestBroker(kind);
-      });
-      after(async () => {
-        await broker?.stop();
-      });
-      const t = rig(() => broker!);
+  withEachBroker((_kind, broker) => {
+    const t = rig(broker);
 
-      it('a call to an offline device waits for its next uplink, is delivered once, statuses in order', async () => {
-        await offlineThenOnline(t, 'dev-off');
-      });
-
-      it('a call to an online device (an uplink within the online window) goes out at once', async () => {
-        await t.seen('dev-on');
-        const status = collect('status1');
-        const reply = collect('reply1');
-        t.ask('rpc1', 'dev-on', 19.5);
-        await waitFor(() => reply.msgs.length === 1, 10_000, 'the Reply');
-        assert.deepEqual(statuses(status.msgs), ['queued', 'sent', 'delivered', 'successful']);
-        assert.deepEqual(
-          t.requestsTo('dev-on').map((r) => r.params),
-          [19.5],
-        );
-      });
-
-      it('expires at its expirationTime when the device is not seen, and is not sent afterwards', async () => {
-        await t.seen('dev-exp');
-        persistentRpcs.clear();
-        const status = collect('status1');
-        const reply = collect('reply1');
-        const asked = Date.now();
-        t.ask('rpc1', 'dev-exp', 5, { expirationTime: asked + 700 });
-        await waitFor(() => reply.msgs.length === 1, 10_000, 'the Reply');
-        assert.ok(Date.now() - asked >= 650, 'not before its time');
-        assert.deepEqual(statuses(status.msgs), ['queued', 'expired']);
-        assert.equal(rpcOf(reply.msgs[0]).status, 'timeout');
-        assert.match(String(rpcOf(reply.msgs[0]).error), /expired/);
-        await t.seen('dev-exp');
-        await delay(500);
-        assert.equal(t.requestsTo('dev-exp').length, 0);
-        assert.equal(status.msgs.length, 2);
-      });
-
-      it('a two-way call without an answer is sent again, and the answer to the retry ends it', async () => {
-        await t.seen('dev-retry');
-        t.answersFrom.set('dev-retry', 2);
-        const status = collect('status2');
-        const reply = collect('reply2');
-        t.ask('rpc2', 'dev-retry', { n: 1 });
-        await waitFor(() => reply.msgs.length === 1, 15_000, 'the Reply');
-        await delay(300);
-        assert.deepEqual(statuses(status.msgs), [
-          'queued',
-          'sent',
-          'delivered',
-          'queued',
-          'sent',
-          'delivered',
-          'successful',
-        ]);
-        assert.match(String(rpcOf(status.msgs[3]).error), /no reply from the device/);
-        const sent = t.requestsTo('dev-retry');
-        assert.equal(sent.length, 2, 'sent twice');
-        assert.equal(sent[0]?.requestUUID, sent[1]?.requestUUID, 'the same request');
-        assert.equal(rpcOf(reply.msgs[0]).status, 'ok');
-        assert.deepEqual(reply.msgs[0]?.payload, { attempt: 2, echo: { n: 1 } });
-      });
-
-      it('retries run out: a two-way call ends as timeout, a one-way call the downlink refuses as failed', async () => {
-        await t.seen('dev-mute');
-        const status2 = collect('status2');
-        const reply2 = collect('reply2');
-        t.ask('rpc2', 'dev-mute', 1, { retries: 1 });
-        const status1 = collect('status1');
-        const reply1 = collect('reply1');
-        const dlFail = collect('dlFail');
-        t.ask('rpc1', 'dev-mute', 'fail', { retries: '1' });
-        await waitFor(() => reply1.msgs.length === 1 && reply2.msgs.length === 1, 15_000, 'both Replies').catch(
-          (err: Error) => {
-            throw new Error(
-              `${err.message}: ${JSON.stringify([statuses(status1.msgs), statuses(status2.msgs), dlFail.msgs.map((m) => m.error)])}`,
-            );
-          },
-        );
-        await delay(300);
-        assert.deepEqual(statuses(status2.msgs), [
-          'queued',
-          'sent',
-          'delivered',
-          'queued',
-          'sent',
-          'delivered',
-          'timeout',
-        ]);
-        assert.equal(rpcOf(reply2.msgs[0]).status, 'timeout');
-        assert.equal(t.requestsTo('dev-mute').filter((r) => r.method === 'getState').length, 2);
-        assert.deepEqual(statuses(status1.msgs), ['queued', 'sent', 'queued', 'sent', 'failed']);
-        assert.match(String(rpcOf(status1.msgs[4]).error), /refused by the encoder/);
-        assert.equal(rpcOf(reply1.msgs[0]).status, 'error');
-        assert.equal(dlFail.msgs.length, 2, 'each attempt at the downlink Failure');
-        assert.deepEqual(await deviceStoreOf('store1').listRpcs('dev-mute'), []);
-      });
+    it('a call to an offline device waits for its next uplink, is delivered once, statuses in order', async () => {
+      await offlineThenOnline(t, 'dev-off');
     });
-  }
+
+    it('a call to an online device (an uplink within the online window) goes out at once', async () => {
+      await t.seen('dev-on');
+      const status = collect('status1');
+      const reply = collect('reply1');
+      t.ask('rpc1', 'dev-on', 19.5);
+      await waitFor(() => reply.msgs.length === 1, 10_000, 'the Reply');
+      assert.deepEqual(statuses(status.msgs), ['queued', 'sent', 'delivered', 'successful']);
+      assert.deepEqual(
+        t.requestsTo('dev-on').map((r) => r.params),
+        [19.5],
+      );
+    });
+
+    it('expires at its expirationTime when the device is not seen, and is not sent afterwards', async () => {
+      await t.seen('dev-exp');
+      persistentRpcs.clear();
+      const status = collect('status1');
+      const reply = collect('reply1');
+      const asked = Date.now();
+      t.ask('rpc1', 'dev-exp', 5, { expirationTime: asked + 700 });
+      await waitFor(() => reply.msgs.length === 1, 10_000, 'the Reply');
+      assert.ok(Date.now() - asked >= 650, 'not before its time');
+      assert.deepEqual(statuses(status.msgs), ['queued', 'expired']);
+      assert.equal(rpcOf(reply.msgs[0]).status, 'timeout');
+      assert.match(String(rpcOf(reply.msgs[0]).error), /expired/);
+      await t.seen('dev-exp');
+      await delay(500);
+      assert.equal(t.requestsTo('dev-exp').length, 0);
+      assert.equal(status.msgs.length, 2);
+    });
+
+    it('a two-way call without an answer is sent again, and the answer to the retry ends it', async () => {
+      await t.seen('dev-retry');
+      t.answersFrom.set('dev-retry', 2);
+      const status = collect('status2');
+      const reply = collect('reply2');
+      t.ask('rpc2', 'dev-retry', { n: 1 });
+      await waitFor(() => reply.msgs.length === 1, 15_000, 'the Reply');
+      await delay(300);
+      assert.deepEqual(statuses(status.msgs), [...TWO_ATTEMPTS, 'successful']);
+      assert.match(String(rpcOf(status.msgs[3]).error), /no reply from the device/);
+      const sent = t.requestsTo('dev-retry');
+      assert.equal(sent.length, 2, 'sent twice');
+      assert.equal(sent[0]?.requestUUID, sent[1]?.requestUUID, 'the same request');
+      assert.equal(rpcOf(reply.msgs[0]).status, 'ok');
+      assert.deepEqual(reply.msgs[0]?.payload, { attempt: 2, echo: { n: 1 } });
+    });
+
+    it('retries run out: a two-way call ends as timeout, a one-way call the downlink refuses as failed', async () => {
+      await t.seen('dev-mute');
+      const status2 = collect('status2');
+      const reply2 = collect('reply2');
+      t.ask('rpc2', 'dev-mute', 1, { retries: 1 });
+      const status1 = collect('status1');
+      const reply1 = collect('reply1');
+      const dlFail = collect('dlFail');
+      t.ask('rpc1', 'dev-mute', 'fail', { retries: '1' });
+      await waitFor(() => reply1.msgs.length === 1 && reply2.msgs.length === 1, 15_000, 'both Replies');
+      await delay(300);
+      assert.deepEqual(statuses(status2.msgs), [...TWO_ATTEMPTS, 'timeout']);
+      assert.equal(rpcOf(reply2.msgs[0]).status, 'timeout');
+      assert.equal(t.requestsTo('dev-mute').filter((r) => r.method === 'getState').length, 2);
+      assert.deepEqual(statuses(status1.msgs), ['queued', 'sent', 'queued', 'sent', 'failed']);
+      assert.match(String(rpcOf(status1.msgs[4]).error), /refused by the encoder/);
+      assert.equal(rpcOf(reply1.msgs[0]).status, 'error');
+      assert.equal(dlFail.msgs.length, 2, 'each attempt at the downlink Failure');
+      assert.deepEqual(await deviceStoreOf('store1').listRpcs('dev-mute'), []);
+    });
+  });
 
   describe('with a Redis device store', function () {
     this.timeout(60_000);
@@ -373,7 +267,7 @@ describe('persistent RPC through the integration', () => {
     ];
     before(async () => {
       await helper.load(
-        nodes,
+        integrationNodes,
         inTab([
           { id: 'store1', type: 'rule-device-store', store: '' },
           {
