@@ -1,7 +1,7 @@
 /**
  * A persistent RPC call across a restart of a real Node-RED process with the `localfilesystem` context store: a
  * call queued for an offline device before a graceful stop is sent, once, at the device's first uplink after
- * the start, and its remaining statuses follow in order. The device receives it over a real broker (aedes).
+ * the start, and its remaining statuses follow in order; one whose expirationTime comes first expires. The device receives it over a real broker (aedes).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -57,6 +57,9 @@ function flows(port: number) {
     { id: 'up', type: 'rule-integration-uplink', z: 'rtab', integration: 'integ', wires: [['log'], []] },
     // POST /rpc: a set-point for the device, persistent; online means an uplink within the last second.
     { id: 'rpcIn', type: 'http in', z: 'rtab', url: '/rpc', method: 'post', wires: [['rpc', 'res']] },
+    // POST /rpc?expireIn=ms: the same with its own expirationTime.
+    { id: 'soonIn', type: 'http in', z: 'rtab', url: '/rpc-soon', method: 'post', wires: [['soon', 'res']] },
+    fn('soon', `msg.rpc = {expirationTime: Date.now() + Number(msg.req.query.ms)}; return msg;`, [['rpc']]),
     {
       id: 'rpc',
       type: 'rule-rpc-request',
@@ -125,19 +128,23 @@ describe('persistent RPC across a restart with the localfilesystem context store
     await waitFor(async () => (await log()).length > before, 10_000, 'the uplink');
   }
 
-  it('a call queued before a graceful stop is delivered once at the first uplink after the start', async () => {
+  it('calls queued before a graceful stop: one expires at its time, the other is delivered once at the next uplink', async () => {
     await red.start();
     await uplink(); // the device exists now
     await delay(1200); // and is offline again
     await post('/rpc', { setpoint: 21 });
-    await waitFor(async () => (await log()).includes('status:queued'), 10_000, 'queued');
+    await post('/rpc-soon?ms=8000', { setpoint: 5 });
+    const queued = async () => (await log()).filter((e) => e === 'status:queued').length;
+    await waitFor(async () => (await queued()) === 2, 10_000, 'both queued');
     await delay(500);
-    assert.deepEqual(await log(), [`uplink:${DEVICE}`, 'status:queued']);
+    assert.deepEqual(await log(), [`uplink:${DEVICE}`, 'status:queued', 'status:queued']);
     assert.equal(received.length, 0, 'not sent to the offline device');
 
     assert.equal(await red.stop('SIGINT'), 0, red.output);
     await red.start();
     assert.deepEqual(await log(), [], 'a new process');
+    // The device is not seen: the second call expires in this process, at its time (or at once if that passed).
+    await waitFor(async () => (await log()).includes('reply:timeout'), 20_000, 'the expiry');
     await uplink();
     await waitFor(async () => (await log()).includes('reply:ok'), 15_000, 'the Reply');
     await delay(1200);
@@ -145,6 +152,13 @@ describe('persistent RPC across a restart with the localfilesystem context store
     await delay(500);
     assert.deepEqual(received, [{ method: 'setValue', params: { setpoint: 21 } }], 'delivered once');
     const statuses = (await log()).filter((e) => !e.startsWith('uplink:'));
-    assert.deepEqual(statuses, ['status:sent', 'status:delivered', 'status:successful', 'reply:ok']);
+    assert.deepEqual(statuses, [
+      'status:expired',
+      'reply:timeout',
+      'status:sent',
+      'status:delivered',
+      'status:successful',
+      'reply:ok',
+    ]);
   });
 });
