@@ -11,6 +11,7 @@ import {
   type StoredRpc,
   StoreError,
 } from '../nodes/lib/device-store';
+import { storedRpc } from './toolkit';
 
 /** Answers nothing until release() is called; then answers every read made so far, late. */
 class StuckStore implements KeyValueStore {
@@ -175,20 +176,7 @@ class LaggingStore extends MemoryKeyValueStore {
 }
 
 describe('persistent RPC requests in a key/value store', () => {
-  const rpc = (id: string, device: string, status = 'queued'): StoredRpc => ({
-    requestUUID: id,
-    deviceName: device,
-    deviceType: 'valve',
-    method: 'setValue',
-    value: 1,
-    oneway: true,
-    expirationTime: 2_000_000_000_000,
-    retries: 0,
-    attempts: 0,
-    status,
-    createdTime: 1,
-    node: 'n1',
-  });
+  const rpc = storedRpc;
 
   it('loses none of the requests added at once, lets one caller take a request, and keeps the index', async () => {
     const store = new DeviceStore(keyValueBackend(new LaggingStore()));

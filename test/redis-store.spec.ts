@@ -3,9 +3,9 @@
 // connection state (down and why, back to ready) with no password in any text.
 import assert from 'node:assert/strict';
 import { createClient } from '@redis/client';
-import { DeviceStore, type StoredRpc, type TelemetryEntry } from '../nodes/lib/device-store';
+import { DeviceStore, type TelemetryEntry } from '../nodes/lib/device-store';
 import { parseRedisUrl, RedisBackend, type RedisStoreOptions } from '../nodes/lib/redis-store';
-import { freePort, type RedisProcess, startRedis, waitFor } from './toolkit';
+import { freePort, type RedisProcess, startRedis, storedRpc, waitFor } from './toolkit';
 
 type Raw = ReturnType<typeof createClient>;
 
@@ -58,20 +58,7 @@ describe('Redis device store backend', function () {
 
   it('gives a persistent RPC request to one of 20 clients racing to take it, and keeps the index of devices', async () => {
     const clients = await Promise.all(Array.from({ length: 20 }, () => backend()));
-    const rpc = (id: string, status = 'queued'): StoredRpc => ({
-      requestUUID: id,
-      deviceName: 'Valve.1',
-      deviceType: 'valve',
-      method: 'setValue',
-      value: { open: 1 },
-      oneway: true,
-      expirationTime: 2_000_000_000_000,
-      retries: 0,
-      attempts: 0,
-      status,
-      createdTime: 1,
-      node: 'n1',
-    });
+    const rpc = (id: string, status = 'queued') => storedRpc(id, 'Valve.1', status);
     await Promise.all(['a', 'b', 'c'].map((id, i) => clients[i].addRpc('Valve.1', rpc(id))));
     assert.deepEqual(await clients[5].rpcDevices(), ['Valve.1']);
     assert.deepEqual((await clients[6].listRpcs('Valve.1')).map((r) => r.requestUUID).sort(), ['a', 'b', 'c']);
