@@ -135,6 +135,10 @@ const ENTERED: Record<string, Record<string, unknown>> = {
     valueKey: 'celsius',
     timeout: '1500',
     oneway: true,
+    persistent: true,
+    retries: '2',
+    expiration: '600',
+    onlineWindow: '30',
   },
 };
 
@@ -919,6 +923,17 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     assert.equal(squash(await page.locator('#rule-rpc-oneway-hint').textContent()), hints.twoway);
     await page.locator('#node-input-oneway').check();
     assert.equal(squash(await page.locator('#rule-rpc-oneway-hint').textContent()), hints.oneway);
+    // Persistent calls: their settings show once the box is ticked.
+    assert.equal(await checked('#node-input-persistent'), false, 'not persistent by default');
+    assert.equal(await page.locator('#node-input-retries').isVisible(), false);
+    await page.locator('#node-input-persistent').check();
+    assert.equal(await page.locator('#node-input-retries').isVisible(), true);
+    await type('#node-input-retries', '-1');
+    await expectInputError('#node-input-retries', true);
+    await type('#node-input-retries', '2');
+    await expectInputError('#node-input-retries', false);
+    await type('#node-input-expiration', '600');
+    await type('#node-input-onlineWindow', '30');
     await checkDialog(t);
     await done();
     await expectMarked(id, true, 'a time limit of 0');
@@ -933,6 +948,9 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     assert.equal(await value('#node-input-valueKey'), 'celsius');
     assert.equal(await checked('#node-input-oneway'), true);
     assert.equal(squash(await page.locator('#rule-rpc-oneway-hint').textContent()), hints.oneway);
+    assert.equal(await checked('#node-input-persistent'), true);
+    assert.equal(await value('#node-input-retries'), '2');
+    assert.equal(await value('#node-input-onlineWindow'), '30');
     await type('#node-input-timeout', '1500');
     await expectInputError('#node-input-timeout', false);
     await done();

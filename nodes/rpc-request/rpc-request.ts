@@ -30,6 +30,9 @@ const REPLY_STATUS: Record<string, RpcStatus> = {
   failed: 'error',
 };
 
+/** How many persistent calls' messages a node keeps for their Status and Reply (then a call's own parts). */
+const MAX_CALL_MSGS = 10_000;
+
 export = (RED: NodeAPI) => {
   function RpcRequestNode(this: Node, def: RpcDef) {
     RED.nodes.createNode(this, def);
@@ -106,6 +109,8 @@ export = (RED: NodeAPI) => {
         const started = await startRpc(input.config, call, settings, now);
         if (started.request && options.persistent) {
           callMsgs.set(call.requestUUID, received);
+          // A call another instance ends (a shared store) is never reported here: forget the oldest.
+          if (callMsgs.size > MAX_CALL_MSGS) callMsgs.delete(callMsgs.keys().next().value as string);
           try {
             await runnerFor(input.config).start({
               requestUUID: call.requestUUID,
