@@ -391,6 +391,14 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     await waitFor(async () => (await hasInputError(selector)) === error, 5000, `${selector} input-error ${error}`);
   }
 
+  /** Types `bad` into the field and sees it marked, then `good` and sees the mark go. */
+  async function refusesThenTakes(selector: string, bad: string, good: string): Promise<void> {
+    await type(selector, bad);
+    await expectInputError(selector, true);
+    await type(selector, good);
+    await expectInputError(selector, false);
+  }
+
   async function value(selector: string): Promise<string> {
     return page.locator(selector).inputValue();
   }
@@ -928,10 +936,7 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     assert.equal(await page.locator('#node-input-retries').isVisible(), false);
     await page.locator('#node-input-persistent').check();
     assert.equal(await page.locator('#node-input-retries').isVisible(), true);
-    await type('#node-input-retries', '-1');
-    await expectInputError('#node-input-retries', true);
-    await type('#node-input-retries', '2');
-    await expectInputError('#node-input-retries', false);
+    await refusesThenTakes('#node-input-retries', '-1', '2');
     await type('#node-input-expiration', '600');
     await type('#node-input-onlineWindow', '30');
     await checkDialog(t);
@@ -965,10 +970,7 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     await openNode(id);
     await page.locator('#node-input-group').selectOption(UI_GROUP.id);
     await type('#node-input-label', 'Set-point');
-    await type('#node-input-max', '-5');
-    await expectInputError('#node-input-max', true);
-    await type('#node-input-max', '40');
-    await expectInputError('#node-input-max', false);
+    await refusesThenTakes('#node-input-max', '-5', '40');
     await type('#node-input-min', '5');
     await type('#node-input-step', '50');
     await expectInputError('#node-input-step', true);
