@@ -8,8 +8,10 @@ import {
   type KeyValueStore,
   keyValueBackend,
   MemoryKeyValueStore,
+  type StoredRpc,
   StoreError,
 } from '../nodes/lib/device-store';
+import { storedRpc } from './toolkit';
 
 /** Answers nothing until release() is called; then answers every read made so far, late. */
 class StuckStore implements KeyValueStore {
@@ -189,5 +191,44 @@ describe('device store: save attributes only if changed', () => {
     });
     assert.deepEqual(await store.saveAttributes('dev', 'server', { n: '25' }, 3, { onlyIfChanged: true }), []);
     assert.equal(sets.length, 1, 'nothing changed: nothing written');
+  });
+});
+
+/** A memory store that answers each call a little later, so that calls made together interleave. */
+class LaggingStore extends MemoryKeyValueStore {
+  override async get(ks: string[]): Promise<unknown[]> {
+    await new Promise((r) => setTimeout(r, 2));
+    return super.get(ks);
+  }
+  override async set(ks: string[], vs: unknown[]): Promise<void> {
+    await new Promise((r) => setTimeout(r, 2));
+    return super.set(ks, vs);
+  }
+}
+
+describe('persistent RPC requests in a key/value store', () => {
+  const rpc = storedRpc;
+
+  it('loses none of the requests added at once, lets one caller take a request, and keeps the index', async () => {
+    const store = new DeviceStore(keyValueBackend(new LaggingStore()));
+    await Promise.all(
+      Array.from({ length: 10 }, (_, i) => store.addRpc(rpc(`r${i}`, i % 2 ? 'Valve.odd' : 'Valve.even'))),
+    );
+    assert.equal((await store.listRpcs('Valve.odd')).length, 5);
+    assert.equal((await store.listRpcs('Valve.even')).length, 5);
+    assert.deepEqual((await store.rpcDevices()).sort(), ['Valve.even', 'Valve.odd']);
+    const taken = await Promise.all(
+      Array.from({ length: 5 }, () => store.updateRpc(rpc('r1', 'Valve.odd', 'sent'), ['queued'])),
+    );
+    assert.equal(taken.filter(Boolean).length, 1, 'taken once');
+    assert.equal(await store.updateRpc(rpc('nope', 'Valve.odd', 'sent'), ['queued']), false, 'an unknown request');
+    const removed = await Promise.all(Array.from({ length: 3 }, () => store.removeRpc('Valve.odd', 'r1')));
+    assert.equal(removed.filter(Boolean).length, 1, 'removed once');
+    for (const id of ['r3', 'r5', 'r7', 'r9']) await store.removeRpc('Valve.odd', id);
+    assert.deepEqual(await store.rpcDevices(), ['Valve.even'], 'a device without requests leaves the index');
+    // What the store answers is a copy.
+    const [first] = await store.listRpcs('Valve.even');
+    (first as StoredRpc).status = 'changed';
+    assert.ok((await store.listRpcs('Valve.even')).every((r) => r.status === 'queued'));
   });
 });

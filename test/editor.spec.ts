@@ -184,6 +184,10 @@ const ENTERED: Record<string, Record<string, unknown>> = {
     valueKey: 'celsius',
     timeout: '1500',
     oneway: true,
+    persistent: true,
+    retries: '2',
+    expiration: '600',
+    onlineWindow: '30',
   },
 };
 
@@ -434,6 +438,14 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
 
   async function expectInputError(selector: string, error: boolean): Promise<void> {
     await waitFor(async () => (await hasInputError(selector)) === error, 5000, `${selector} input-error ${error}`);
+  }
+
+  /** Types `bad` into the field and sees it marked, then `good` and sees the mark go. */
+  async function refusesThenTakes(selector: string, bad: string, good: string): Promise<void> {
+    await type(selector, bad);
+    await expectInputError(selector, true);
+    await type(selector, good);
+    await expectInputError(selector, false);
   }
 
   async function value(selector: string): Promise<string> {
@@ -1132,6 +1144,14 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     assert.equal(squash(await page.locator('#rule-rpc-oneway-hint').textContent()), hints.twoway);
     await page.locator('#node-input-oneway').check();
     assert.equal(squash(await page.locator('#rule-rpc-oneway-hint').textContent()), hints.oneway);
+    // Persistent calls: their settings show once the box is ticked.
+    assert.equal(await checked('#node-input-persistent'), false, 'not persistent by default');
+    assert.equal(await page.locator('#node-input-retries').isVisible(), false);
+    await page.locator('#node-input-persistent').check();
+    assert.equal(await page.locator('#node-input-retries').isVisible(), true);
+    await refusesThenTakes('#node-input-retries', '-1', '2');
+    await type('#node-input-expiration', '600');
+    await type('#node-input-onlineWindow', '30');
     await checkDialog(t);
     await done();
     await expectMarked(id, true, 'a time limit of 0');
@@ -1146,6 +1166,9 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     assert.equal(await value('#node-input-valueKey'), 'celsius');
     assert.equal(await checked('#node-input-oneway'), true);
     assert.equal(squash(await page.locator('#rule-rpc-oneway-hint').textContent()), hints.oneway);
+    assert.equal(await checked('#node-input-persistent'), true);
+    assert.equal(await value('#node-input-retries'), '2');
+    assert.equal(await value('#node-input-onlineWindow'), '30');
     await type('#node-input-timeout', '1500');
     await expectInputError('#node-input-timeout', false);
     await done();
@@ -1160,10 +1183,7 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
     await openNode(id);
     await page.locator('#node-input-group').selectOption(UI_GROUP.id);
     await type('#node-input-label', 'Set-point');
-    await type('#node-input-max', '-5');
-    await expectInputError('#node-input-max', true);
-    await type('#node-input-max', '40');
-    await expectInputError('#node-input-max', false);
+    await refusesThenTakes('#node-input-max', '-5', '40');
     await type('#node-input-min', '5');
     await type('#node-input-step', '50');
     await expectInputError('#node-input-step', true);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import {
   angleOf,
   type Clock,
+  commandState,
   decimalsOf,
   keyTarget,
   knobSettings,
@@ -54,6 +55,14 @@ class ManualClock implements Clock {
 const percent = knobSettings({}).settings;
 
 describe('knob logic (nodes/lib/knob.ts)', () => {
+  it("says how the set-point's command went from an rpc request's Reply or Status, and nothing for anything else", () => {
+    const of = (statuses: unknown[]) => statuses.map(commandState);
+    assert.deepEqual(of(['queued']), ['queued']);
+    assert.deepEqual(of(['ok', 'sent', 'delivered', 'successful']), ['sent', 'sent', 'sent', 'sent']);
+    assert.deepEqual(of(['error', 'timeout', 'expired', 'failed']), ['failed', 'failed', 'failed', 'failed']);
+    assert.deepEqual(of([undefined, 'OK', 'toString', 'constructor', 3, null]), Array(6).fill(undefined));
+  });
+
   describe('settings', () => {
     it('takes the edit dialog strings as numbers, with defaults for empty fields', () => {
       const { settings, problems } = knobSettings({ min: '5', max: '35', step: '0.5', decimals: '', unit: '°C' });

@@ -445,6 +445,22 @@ describe('knob widget node (rule-knob) in Dashboard 2.0, behind the tutorial flo
     await page.screenshot({ path: screenshotPath('knob-5-dark-continuous') });
   });
 
+  it('shows "set-point queued" while the broker is down, then "set-point sent" once it is back', async () => {
+    knob = await open('/thermostat', 'Set-point');
+    const command = page.locator('.rk-command');
+    const from = red.output.length;
+    await broker.stop();
+    await red.waitForLog(/Disconnected from broker/, 15000, from);
+    await knob.focus();
+    await page.keyboard.press('ArrowUp');
+    await waitFor(async () => (await command.textContent()) === 'set-point queued', 10000, 'the queued command');
+    await page.screenshot({ path: screenshotPath('knob-6-queued') });
+    // The tutorial's set-point waits up to its time limit (10 s) in the downlink queue.
+    await broker.restart();
+    await waitFor(async () => (await command.textContent()) === 'set-point sent', 15000, 'the command sent');
+    assert.equal(await command.count(), 1);
+  });
+
   it('logged no errors in the browser console', () => {
     assert.deepEqual(consoleErrors, []);
   });

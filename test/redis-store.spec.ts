@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { createClient } from '@redis/client';
 import { DeviceStore, type TelemetryEntry } from '../nodes/lib/device-store';
 import { parseRedisUrl, RedisBackend, type RedisStoreOptions } from '../nodes/lib/redis-store';
-import { freePort, type RedisProcess, startRedis, waitFor } from './toolkit';
+import { freePort, type RedisProcess, startRedis, storedRpc, waitFor } from './toolkit';
 
 type Raw = ReturnType<typeof createClient>;
 
@@ -54,6 +54,28 @@ describe('Redis device store backend', function () {
       const again = await clients[7].createDevice({ name, type: 'other', createdTime: 1 });
       assert.deepEqual(again, { device: winner, created: false });
     }
+  });
+
+  it('gives a persistent RPC request to one of 20 clients racing to take it, and keeps the index of devices', async () => {
+    const clients = await Promise.all(Array.from({ length: 20 }, () => backend()));
+    const rpc = (id: string, status = 'queued') => storedRpc(id, 'Valve.1', status);
+    await Promise.all(['a', 'b', 'c'].map((id, i) => clients[i].addRpc('Valve.1', rpc(id))));
+    assert.deepEqual(await clients[5].rpcDevices(), ['Valve.1']);
+    assert.deepEqual((await clients[6].listRpcs('Valve.1')).map((r) => r.requestUUID).sort(), ['a', 'b', 'c']);
+    const taken = await Promise.all(
+      clients.map((c, i) => c.updateRpc('Valve.1', { ...rpc('b', 'sent'), attempts: 1, sentTime: i }, ['queued'])),
+    );
+    assert.equal(taken.filter(Boolean).length, 1, 'exactly one client took it');
+    const stored = (await clients[0].listRpcs('Valve.1')).find((r) => r.requestUUID === 'b');
+    assert.equal(stored?.status, 'sent');
+    assert.equal(stored?.sentTime, taken.indexOf(true), 'the winner wrote it');
+    const removed = await Promise.all(clients.map((c) => c.removeRpc('Valve.1', 'b')));
+    assert.equal(removed.filter(Boolean).length, 1, 'removed once');
+    await clients[1].removeRpc('Valve.1', 'a');
+    assert.deepEqual(await clients[2].rpcDevices(), ['Valve.1'], 'one request left');
+    await clients[3].removeRpc('Valve.1', 'c');
+    assert.deepEqual(await clients[4].rpcDevices(), [], 'no request left: out of the index');
+    assert.deepEqual(await clients[4].listRpcs('Valve.1'), []);
   });
 
   it('keeps the newest latest value when several clients write shuffled timestamps at once', async () => {

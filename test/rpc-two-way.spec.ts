@@ -4,25 +4,16 @@
  * topic, the decoder turns the answer into an `rpcResponse` item, and the waiting request gets it on Reply.
  */
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { connect, type MqttClient } from 'mqtt';
-import { type BrokerKind, mosquittoAvailable, startTestBroker, type TestMqttBroker } from './mqtt-broker';
-import { type AnyMsg, collect, delay, deviceStoreOf, helper, inTab, nodeRedDir, waitFor } from './support';
-import { mqttBrokerNode } from './toolkit';
-
-const nodes = [
-  require(
-    path.join(
-      path.dirname(require.resolve('@node-red/nodes/package.json', { paths: [nodeRedDir()] })),
-      'core/network/10-mqtt.js',
-    ),
-  ),
-  require('../nodes/device-store/device-store'),
-  require('../nodes/integration/integration'),
-  require('../nodes/integration-uplink/integration-uplink'),
-  require('../nodes/integration-downlink/integration-downlink'),
-  require('../nodes/rpc-request/rpc-request'),
-];
+import type { MqttClient } from 'mqtt';
+import {
+  type DeviceRequest,
+  integrationFlow,
+  loadConnected,
+  simulatedDevices,
+  waitForSubscription,
+  withEachBroker,
+} from './rpc-devices';
+import { type AnyMsg, collect, delay, deviceStoreOf, helper, waitFor } from './support';
 
 /** The device gets `{requestUUID, method, params}`; it answers on .../rpc/response with the same requestUUID. */
 const ENCODER = `return {
@@ -37,23 +28,8 @@ return {deviceName: m[1], rpcResponse: body.bad ? body.bad : {requestUUID: body.
 const TIMEOUT_MS = 1500;
 
 function flow(port: number) {
-  return inTab([
-    mqttBrokerNode('conn1', port),
-    { id: 'store1', type: 'rule-device-store', store: '', timeout: 5000 },
-    {
-      id: 'integ1',
-      type: 'rule-integration',
-      name: 'devices',
-      decoder: DECODER,
-      encoder: ENCODER,
-      metadata: [],
-      deviceStore: 'store1',
-      allowCreateDevices: false,
-      topicPattern: '${topic}',
-      qos: 1,
-      timeout: 3000,
-      broker: 'conn1',
-    },
+  const options = { port, decoder: DECODER, encoder: ENCODER, allowCreateDevices: false };
+  return integrationFlow({ ...options, topics: ['devices/+/rpc/response'] }, [
     {
       id: 'rpc1',
       type: 'rule-rpc-request',
@@ -65,186 +41,123 @@ function flow(port: number) {
       wires: [['down1'], ['reply']],
     },
     { id: 'reply', type: 'helper' },
-    { id: 'down1', type: 'rule-integration-downlink', integration: 'integ1', wires: [['out1'], ['dlFail']] },
-    { id: 'out1', type: 'mqtt out', topic: '', qos: '', retain: '', broker: 'conn1' },
-    { id: 'dlFail', type: 'helper' },
-    {
-      id: 'in1',
-      type: 'mqtt in',
-      topic: 'devices/+/rpc/response',
-      qos: '1',
-      datatype: 'buffer',
-      broker: 'conn1',
-      wires: [['up1']],
-    },
-    { id: 'up1', type: 'rule-integration-uplink', integration: 'integ1', wires: [['upOk'], ['upFail']] },
-    { id: 'upOk', type: 'helper' },
-    { id: 'upFail', type: 'helper' },
   ]);
-}
-
-interface Request {
-  requestUUID: string;
-  method: string;
-  params: unknown;
 }
 
 describe('two-way RPC through the integration', () => {
   before(() => helper.startServer());
   after(() => helper.stopServer());
 
-  for (const kind of ['aedes', 'mosquitto'] as BrokerKind[]) {
-    describe(`with ${kind}`, function () {
-      this.timeout(60_000);
-      let broker: TestMqttBroker | undefined;
-      let device: MqttClient | undefined;
-      /** How long each device takes to answer, in ms (absent: it does not answer). */
-      const answerAfter = new Map<string, number>();
-      const requests: Array<{ device: string; request: Request }> = [];
+  withEachBroker((_kind, broker) => {
+    let device: MqttClient | undefined;
+    /** How long each device takes to answer, in ms (absent: it does not answer). */
+    const answerAfter = new Map<string, number>();
+    const requests: Array<{ device: string; request: DeviceRequest }> = [];
 
-      before(async function () {
-        if (kind === 'mosquitto' && !mosquittoAvailable()) {
-          if (process.env.CI) throw new Error('mosquitto is not installed; CI must run the mosquitto leg');
-          this.skip();
-        }
-        broker = await startTestBroker(kind);
+    beforeEach(async () => {
+      answerAfter.clear();
+      requests.length = 0;
+      await loadConnected(flow(broker().port));
+      const store = deviceStoreOf('store1');
+      for (const d of ['dev-1', 'dev-2', 'dev-3', 'dev-4', 'dev-5', 'slow']) await store.ensureDevice(d, 'sim');
+      // The simulated device: answers each request with what it got, after its own delay.
+      device = await simulatedDevices(broker().url, (name, request, client) => {
+        requests.push({ device: name, request });
+        const after = answerAfter.get(name);
+        if (after === undefined) return;
+        setTimeout(() => {
+          const result = { device: name, method: request.method, echo: request.params };
+          client.publish(`devices/${name}/rpc/response`, JSON.stringify({ requestUUID: request.requestUUID, result }), {
+            qos: 1,
+          });
+        }, after);
       });
-      after(async () => {
-        await broker?.stop();
-      });
-      beforeEach(async () => {
-        answerAfter.clear();
-        requests.length = 0;
-        helper.settings({ mqttReconnectTime: 500 });
-        await helper.load(nodes, flow(broker!.port));
-        await waitFor(
-          () => (helper.getNode('conn1') as unknown as { connected?: boolean }).connected === true,
-          15_000,
-          'Node-RED to connect',
-        );
-        const store = deviceStoreOf('store1');
-        for (const d of ['dev-1', 'dev-2', 'dev-3', 'dev-4', 'dev-5', 'slow']) await store.ensureDevice(d, 'sim');
-        // The simulated device: answers each request with what it got, after its own delay.
-        device = connect(broker!.url, { reconnectPeriod: 200 });
-        await new Promise((resolve) => device!.once('connect', resolve));
-        device.on('message', (topic, payload) => {
-          const name = topic.split('/')[1] as string;
-          const request = JSON.parse(payload.toString()) as Request;
-          requests.push({ device: name, request });
-          const after = answerAfter.get(name);
-          if (after === undefined) return;
-          setTimeout(() => {
-            const result = { device: name, method: request.method, echo: request.params };
-            device?.publish(
-              `devices/${name}/rpc/response`,
-              JSON.stringify({ requestUUID: request.requestUUID, result }),
-              { qos: 1 },
-            );
-          }, after);
-        });
-        await device.subscribeAsync('devices/+/rpc/request', { qos: 1 });
-        // Node-RED's own subscription is live once a reply for nobody reaches the uplink's Failure.
-        const upFail = collect('upFail');
-        await waitFor(
-          async () => {
-            await device!.publishAsync('devices/dev-1/rpc/response', JSON.stringify({ requestUUID: 'probe' }), {
-              qos: 1,
-            });
-            await delay(100);
-            return upFail.msgs.length > 0;
-          },
-          10_000,
-          'the uplink subscription',
-        );
-        upFail.stop();
-      });
-      afterEach(async () => {
-        await device?.endAsync(true);
-        await helper.unload();
-      });
-
-      const ask = (dev: string, params: unknown) =>
-        helper.getNode('rpc1').receive({ payload: params, originator: dev } as unknown as AnyMsg);
-
-      it('concurrent calls to five devices, answered in the reverse order: each Reply gets its own device answer', async () => {
-        const reply = collect('reply');
-        for (let i = 1; i <= 5; i++) answerAfter.set(`dev-${i}`, 600 - i * 100);
-        for (let i = 1; i <= 5; i++) {
-          ask(`dev-${i}`, { n: i });
-          ask(`dev-${i}`, { n: i * 10 });
-        }
-        await waitFor(() => reply.msgs.length >= 10, 10_000, '10 replies');
-        await delay(300);
-        assert.equal(reply.msgs.length, 10, 'one Reply per call');
-        for (const m of reply.msgs) {
-          const rpc = m.rpc as { status: string; requestUUID: string };
-          assert.equal(rpc.status, 'ok', JSON.stringify(m.rpc));
-          const answer = m.payload as { device: string; method: string; echo: { n: number } };
-          assert.equal(answer.device, m.originator, 'the answer of the device asked');
-          assert.equal(answer.method, 'getState');
-          const asked = requests.find((r) => r.request.requestUUID === rpc.requestUUID);
-          assert.deepEqual(answer.echo, asked?.request.params, 'the answer to this very request');
-        }
-        // The last device asked answers first.
-        assert.equal((reply.msgs[0]?.payload as { device?: string } | undefined)?.device, 'dev-5');
-      });
-
-      it('a reply after the time-out: Reply says timeout once, the late answer goes to the uplink Failure once', async () => {
-        const reply = collect('reply');
-        const upFail = collect('upFail');
-        answerAfter.set('slow', TIMEOUT_MS + 700);
-        ask('slow', 1);
-        await waitFor(() => reply.msgs.length === 1, 10_000, 'the time-out');
-        const rpc = reply.msgs[0]?.rpc as { status: string; error: string };
-        assert.equal(rpc.status, 'timeout');
-        assert.match(rpc.error, /no reply from the device/);
-        await waitFor(() => upFail.msgs.length === 1, 10_000, 'the late reply at the uplink');
-        await delay(300);
-        assert.equal(reply.msgs.length, 1, 'no second Reply');
-        assert.equal(upFail.msgs.length, 1);
-        const err = upFail.msgs[0]?.error as { code: string; message: string };
-        assert.equal(err.code, 'rpc-reply-late');
-        assert.match(err.message, /after the request timed out/);
-      });
-
-      it('a reply for no request, and a reply of the wrong shape, go to the uplink Failure with the reason', async () => {
-        const upFail = collect('upFail');
-        const upOk = collect('upOk');
-        await device!.publishAsync('devices/dev-2/rpc/response', JSON.stringify({ requestUUID: 'nobody', result: 1 }));
-        await device!.publishAsync('devices/dev-2/rpc/response', JSON.stringify({ bad: 5 }));
-        await device!.publishAsync('devices/dev-2/rpc/response', JSON.stringify({ bad: { response: 1 } }));
-        await waitFor(() => upFail.msgs.length === 3, 10_000, 'three failures');
-        const codes = upFail.msgs.map((m) => (m.error as { code: string }).code);
-        assert.deepEqual(codes, ['rpc-reply-unknown', 'bad-rpc-reply', 'bad-rpc-reply']);
-        assert.match(
-          String((upFail.msgs[0]?.error as { message?: string } | undefined)?.message),
-          /no such request is waiting/,
-        );
-        assert.equal(upOk.msgs.length, 0);
-      });
-
-      it('a one-way call still ends when the command is handed to MQTT, without waiting for an answer', async () => {
-        await helper.unload();
-        const oneway = flow(broker!.port).map((n) =>
-          n.id === 'rpc1' ? { ...n, oneway: true, method: 'setValue' } : n,
-        );
-        await helper.load(nodes, oneway);
-        await waitFor(
-          () => (helper.getNode('conn1') as unknown as { connected?: boolean }).connected === true,
-          15_000,
-          'Node-RED to connect',
-        );
-        await deviceStoreOf('store1').ensureDevice('dev-3', 'sim');
-        const reply = collect('reply');
-        ask('dev-3', 21);
-        await waitFor(() => reply.msgs.length === 1, 10_000, 'the reply');
-        assert.equal(
-          (reply.msgs[0]?.rpc as { status?: string } | undefined)?.status,
-          'ok',
-          JSON.stringify(reply.msgs[0]?.rpc),
-        );
-        assert.equal(reply.msgs[0]?.payload, 21, 'the value sent, as before');
-      });
+      // Node-RED's own subscription is live once a reply for nobody reaches the uplink's Failure.
+      await waitForSubscription(
+        () => device!.publishAsync('devices/dev-1/rpc/response', JSON.stringify({ requestUUID: 'probe' }), { qos: 1 }),
+        'upFail',
+      );
     });
-  }
+    afterEach(async () => {
+      await device?.endAsync(true);
+      await helper.unload();
+    });
+
+    const ask = (dev: string, params: unknown) =>
+      helper.getNode('rpc1').receive({ payload: params, originator: dev } as unknown as AnyMsg);
+
+    it('concurrent calls to five devices, answered in the reverse order: each Reply gets its own device answer', async () => {
+      const reply = collect('reply');
+      for (let i = 1; i <= 5; i++) answerAfter.set(`dev-${i}`, 600 - i * 100);
+      for (let i = 1; i <= 5; i++) {
+        ask(`dev-${i}`, { n: i });
+        ask(`dev-${i}`, { n: i * 10 });
+      }
+      await waitFor(() => reply.msgs.length >= 10, 10_000, '10 replies');
+      await delay(300);
+      assert.equal(reply.msgs.length, 10, 'one Reply per call');
+      for (const m of reply.msgs) {
+        const rpc = m.rpc as { status: string; requestUUID: string };
+        assert.equal(rpc.status, 'ok', JSON.stringify(m.rpc));
+        const answer = m.payload as { device: string; method: string; echo: { n: number } };
+        assert.equal(answer.device, m.originator, 'the answer of the device asked');
+        assert.equal(answer.method, 'getState');
+        const asked = requests.find((r) => r.request.requestUUID === rpc.requestUUID);
+        assert.deepEqual(answer.echo, asked?.request.params, 'the answer to this very request');
+      }
+      // The last device asked answers first.
+      assert.equal((reply.msgs[0]?.payload as { device?: string } | undefined)?.device, 'dev-5');
+    });
+
+    it('a reply after the time-out: Reply says timeout once, the late answer goes to the uplink Failure once', async () => {
+      const reply = collect('reply');
+      const upFail = collect('upFail');
+      answerAfter.set('slow', TIMEOUT_MS + 700);
+      ask('slow', 1);
+      await waitFor(() => reply.msgs.length === 1, 10_000, 'the time-out');
+      const rpc = reply.msgs[0]?.rpc as { status: string; error: string };
+      assert.equal(rpc.status, 'timeout');
+      assert.match(rpc.error, /no reply from the device/);
+      await waitFor(() => upFail.msgs.length === 1, 10_000, 'the late reply at the uplink');
+      await delay(300);
+      assert.equal(reply.msgs.length, 1, 'no second Reply');
+      assert.equal(upFail.msgs.length, 1);
+      const err = upFail.msgs[0]?.error as { code: string; message: string };
+      assert.equal(err.code, 'rpc-reply-late');
+      assert.match(err.message, /after the request timed out/);
+    });
+
+    it('a reply for no request, and a reply of the wrong shape, go to the uplink Failure with the reason', async () => {
+      const upFail = collect('upFail');
+      const upOk = collect('upOk');
+      await device!.publishAsync('devices/dev-2/rpc/response', JSON.stringify({ requestUUID: 'nobody', result: 1 }));
+      await device!.publishAsync('devices/dev-2/rpc/response', JSON.stringify({ bad: 5 }));
+      await device!.publishAsync('devices/dev-2/rpc/response', JSON.stringify({ bad: { response: 1 } }));
+      await waitFor(() => upFail.msgs.length === 3, 10_000, 'three failures');
+      const codes = upFail.msgs.map((m) => (m.error as { code: string }).code);
+      assert.deepEqual(codes, ['rpc-reply-unknown', 'bad-rpc-reply', 'bad-rpc-reply']);
+      assert.match(
+        String((upFail.msgs[0]?.error as { message?: string } | undefined)?.message),
+        /no such request is waiting/,
+      );
+      assert.equal(upOk.msgs.length, 0);
+    });
+
+    it('a one-way call still ends when the command is handed to MQTT, without waiting for an answer', async () => {
+      await helper.unload();
+      await loadConnected(
+        flow(broker().port).map((n) => (n.id === 'rpc1' ? { ...n, oneway: true, method: 'setValue' } : n)),
+      );
+      await deviceStoreOf('store1').ensureDevice('dev-3', 'sim');
+      const reply = collect('reply');
+      ask('dev-3', 21);
+      await waitFor(() => reply.msgs.length === 1, 10_000, 'the reply');
+      assert.equal(
+        (reply.msgs[0]?.rpc as { status?: string } | undefined)?.status,
+        'ok',
+        JSON.stringify(reply.msgs[0]?.rpc),
+      );
+      assert.equal(reply.msgs[0]?.payload, 21, 'the value sent, as before');
+    });
+  });
 });

@@ -10,6 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
+import type { StoredRpc } from '../nodes/lib/device-store';
 
 /** The project's root (this file runs from dist/test/). */
 export const root = path.resolve(__dirname, '../..');
@@ -482,4 +483,24 @@ export function dashboardNodes(
     });
   }
   return nodes;
+}
+
+// ------------------------------------------------------------------------------------------ persistent RPC
+
+/** A persistent RPC request as a device store keeps it: a one-way setValue of node n1 that expires in 2033. */
+export function storedRpc(requestUUID: string, deviceName: string, status = 'queued'): StoredRpc {
+  return {
+    requestUUID,
+    deviceName,
+    deviceType: 'valve',
+    method: 'setValue',
+    value: { open: 1 },
+    oneway: true,
+    expirationTime: 2_000_000_000_000,
+    retries: 0,
+    attempts: 0,
+    status,
+    createdTime: 1,
+    node: 'n1',
+  };
 }

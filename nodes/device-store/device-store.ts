@@ -37,6 +37,11 @@ function unusable(why: string): DeviceStoreBackend {
     saveAttributes: refuse,
     saveChangedAttributes: refuse,
     saveLatest: refuse,
+    addRpc: refuse,
+    listRpcs: refuse,
+    updateRpc: refuse,
+    removeRpc: refuse,
+    rpcDevices: refuse,
   };
 }
 

@@ -1,11 +1,13 @@
 /**
  * "integration uplink": decodes what a device sent (from the core `mqtt in` node) with the integration's
- * uplink converter into POST_ATTRIBUTES_REQUEST / POST_TELEMETRY_REQUEST messages. Outputs: Success, Failure.
+ * uplink converter into POST_ATTRIBUTES_REQUEST / POST_TELEMETRY_REQUEST messages, hands RPC replies to their
+ * requests, and marks the devices as seen (persistent RPC). Outputs: Success, Failure.
  */
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
 import { payloadBytes } from '../lib/converters';
 import { integrationStore, resolveIntegration } from '../lib/integration-node';
 import { t } from '../lib/node-red';
+import { persistentRpcs } from '../lib/persistent-rpc';
 import { pendingRpcs } from '../lib/rpc';
 import { ruleNode } from '../lib/rule-node';
 
@@ -31,9 +33,11 @@ export = (RED: NodeAPI) => {
         const topic = typeof msg.topic === 'string' ? msg.topic : undefined;
         const { integration, store } = input.config;
         // uplink() checks the payload's size and depth before the decoder runs.
-        const { messages, failures } = await integration.uplink(input.msg, topic, store, Date.now(), (reply) =>
+        const { messages, failures, devices } = await integration.uplink(input.msg, topic, store, Date.now(), (reply) =>
           pendingRpcs.respond(reply.requestUUID, reply.response),
         );
+        // A device seen is sent the persistent RPC requests that wait for it.
+        for (const d of devices) persistentRpcs.seen(d, store);
         if (failures.length === 0) {
           input.success(messages);
           return;

@@ -10,6 +10,7 @@
  */
 import {
   arcPath,
+  type CommandState,
   finite,
   formatValue,
   type KnobConfig,
@@ -58,9 +59,10 @@ interface Msg {
   current?: unknown;
   currentTs?: unknown;
   currentStaleAt?: unknown;
+  command?: unknown;
   ui_update?: Record<string, unknown>;
 }
-interface Texts {
+interface Texts extends Record<CommandState, string> {
   setpoint: string;
   notSet: string;
   current: string;
@@ -84,6 +86,8 @@ interface Vm {
   current: number | null;
   currentTs: number | null;
   currentStaleAt: number | null;
+  /** How the last set-point's command went, as the node says (null: nothing to say). */
+  command: CommandState | null;
   now: number;
   dragging: boolean;
   // computed
@@ -105,6 +109,9 @@ const TEXTS: Texts = {
   current: 'current',
   waiting: 'waiting for the device',
   stale: 'no reading for __age__',
+  queued: 'set-point queued',
+  sent: 'set-point sent',
+  failed: 'set-point not sent',
 };
 
 const STYLE_ID = 'rule-knob-style';
@@ -129,6 +136,8 @@ const STYLE = `
 .rk-caption, .rk-end { font-size: 12px; fill: rgba(var(--v-theme-on-surface), 0.75); }
 .rk-current { font-size: 14px; min-height: 1.5em; text-align: center; overflow-wrap: anywhere; }
 .rk-current.rk-stale { color: rgb(var(--v-theme-error, 176, 0, 32)); }
+.rk-command { font-size: 13px; text-align: center; overflow-wrap: anywhere; opacity: 0.8; }
+.rk-command-failed { color: rgb(var(--v-theme-error, 176, 0, 32)); opacity: 1; }
 `;
 
 function addStyle(): void {
@@ -175,6 +184,7 @@ export const RuleKnob = {
       current: null,
       currentTs: null,
       currentStaleAt: null,
+      command: null,
       now: Date.now(),
       dragging: false,
     };
@@ -242,11 +252,14 @@ export const RuleKnob = {
         this.currentStaleAt = finite(msg.currentStaleAt) ?? null;
         this.now = Date.now();
       }
+      if (msg.command === 'queued' || msg.command === 'sent' || msg.command === 'failed') this.command = msg.command;
     },
     change(this: Vm, value: number): void {
       if (value === this.level && this.setpoint !== null) return;
       this.level = value;
       this.setpoint = value;
+      // The line about the last command is about a set-point that is no longer the one shown.
+      this.command = null;
       this.pacer.change(value);
     },
     onPointerDown(this: Vm & Methods, e: PointerLike): void {
@@ -370,6 +383,9 @@ export const RuleKnob = {
         dial,
       ),
       h('div', { class: ['rk-current', { 'rk-stale': stale }], 'aria-live': 'polite' }, currentLine),
+      this.command
+        ? h('div', { class: ['rk-command', `rk-command-${this.command}`], 'aria-live': 'polite' }, texts[this.command])
+        : null,
     ]);
   },
 };

@@ -2,13 +2,23 @@
  * "knob": a set-point knob for Dashboard 2.0 (@flowfuse/node-red-dashboard), as a third-party widget. The node
  * registers the widget with its ui-group; the dashboard loads the Vue component from the package's resources/
  * (resources/rule-knob.umd.js, built from knob-widget.ts). Input: msg.payload sets the knob without sending,
- * msg.current shows the device's current value. Output: the set-point the user chose. The logic shared with the
+ * msg.current shows the device's current value, msg.rpc.status (an rpc request's Reply or Status) how the
+ * set-point's command went: queued, sent or not sent. Output: the set-point the user chose. The logic shared with the
  * browser is in nodes/lib/knob.ts.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { finite, type KnobConfig, knobSettings, ReadingClock, snap, UPDATABLE } from '../lib/knob';
+import {
+  type CommandState,
+  commandState,
+  finite,
+  type KnobConfig,
+  knobSettings,
+  ReadingClock,
+  snap,
+  UPDATABLE,
+} from '../lib/knob';
 import { StatusTracker, t } from '../lib/node-red';
 
 interface KnobDef extends NodeDef, KnobConfig {
@@ -32,6 +42,9 @@ interface KnobMsg extends NodeMessage {
   currentTs?: number;
   currentStaleAt?: number | null;
   ui_update?: Record<string, unknown>;
+  /** An rpc request's Reply or Status: how the set-point's command went. */
+  rpc?: { status?: unknown };
+  command?: CommandState;
 }
 
 const TYPE = 'rule-knob';
@@ -77,6 +90,9 @@ export = (RED: NodeAPI) => {
         current: t(RED, 'knob.widget.current', 'current'),
         waiting: t(RED, 'knob.widget.waiting', 'waiting for the device'),
         stale: t(RED, 'knob.widget.stale', 'no reading for __age__', { age: '__age__' }),
+        queued: t(RED, 'knob.widget.queued', 'set-point queued'),
+        sent: t(RED, 'knob.widget.sent', 'set-point sent'),
+        failed: t(RED, 'knob.widget.failed', 'set-point not sent'),
       },
     };
     const settings = () => knobSettings(config as KnobConfig);
@@ -85,7 +101,7 @@ export = (RED: NodeAPI) => {
       status.warn(t(RED, 'knob.status.invalid', 'check __settings__', { settings: problems.join(', ') }));
     }
 
-    const state: { setpoint?: number; current?: number; ts?: number; staleAt?: number } = {};
+    const state: { setpoint?: number; current?: number; ts?: number; staleAt?: number; command?: CommandState } = {};
     const readings = new ReadingClock(() => settings().settings.staleIntervals);
 
     /** Takes the changes of msg.ui_update that leave the settings valid; drops the message's update otherwise. */
@@ -114,7 +130,12 @@ export = (RED: NodeAPI) => {
     function beforeSend(msg: KnobMsg): KnobMsg {
       applyUpdate(msg);
       const s = settings().settings;
-      const p = finite(msg.payload);
+      const command = commandState(msg.rpc?.status);
+      if (command) state.command = command;
+      // Not kept in the stored message, which the dashboard reuses for the next set-point the user chooses.
+      delete msg.rpc;
+      // A Reply's payload is the value sent, or the device's answer to a read: never a new set-point.
+      const p = command ? undefined : finite(msg.payload);
       if (p !== undefined) state.setpoint = snap(p, s);
       if (state.setpoint !== undefined) msg.payload = state.setpoint;
       // A reading is a number in msg.current without the time this node gives it: a stored message has one.
@@ -123,6 +144,8 @@ export = (RED: NodeAPI) => {
         const seen = readings.seen(Date.now());
         Object.assign(state, { current: c, ts: seen.ts, staleAt: seen.staleAt });
       }
+      if (state.command) msg.command = state.command;
+      else delete msg.command;
       if (state.current === undefined) delete msg.current;
       else {
         msg.current = state.current;

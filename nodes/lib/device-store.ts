@@ -75,8 +75,61 @@ export interface DeviceStoreBackend {
   saveChangedAttributes(name: string, scope: Scope, entries: Map<string, AttributeEntry>): Promise<string[]>;
   /** Replaces each latest value whose stored timestamp is not newer than the given one's. */
   saveLatest(name: string, entries: Map<string, TelemetryEntry>): Promise<void>;
+  /** Stores a persistent RPC request with its device (replacing one with the same requestUUID). */
+  addRpc(name: string, rpc: StoredRpc): Promise<void>;
+  /** The persistent RPC requests stored with the device, in no particular order. */
+  listRpcs(name: string): Promise<StoredRpc[]>;
+  /**
+   * Replaces a stored request with `rpc` only while its stored status is one of `from`; false when it is not
+   * (gone, or moved on by someone else): the check that lets one sender, of several, take a request.
+   */
+  updateRpc(name: string, rpc: StoredRpc, from: readonly string[]): Promise<boolean>;
+  /** Removes a stored request; false when it was not there (someone else ended it). */
+  removeRpc(name: string, requestUUID: string): Promise<boolean>;
+  /** The devices that have persistent RPC requests stored. */
+  rpcDevices(): Promise<string[]>;
   /** Set by a backend with a connection to a server. */
   readonly connection?: StoreConnection;
+}
+
+/**
+ * A persistent RPC request as it is stored with its device; persistent-rpc.ts gives it its meaning. JSON only,
+ * so that every backend keeps it as it is.
+ */
+export interface StoredRpc {
+  requestUUID: string;
+  deviceName: string;
+  deviceType: string;
+  method: string;
+  /** The value sent (the request's params before they are turned into JSON text). */
+  value: unknown;
+  oneway: boolean;
+  /** When it expires, in ms since the epoch. */
+  expirationTime: number;
+  /** How many times it may be sent again after a failed attempt. */
+  retries: number;
+  /** How many times it was sent. */
+  attempts: number;
+  status: string;
+  createdTime: number;
+  /** When the current attempt was sent (ms), while its status is sent or delivered. */
+  sentTime?: number;
+  /** The id of the rpc request node that sends it. */
+  node: string;
+  lastError?: string;
+}
+
+export function isStoredRpc(v: unknown): v is StoredRpc {
+  const r = v as StoredRpc | null;
+  return (
+    !!r &&
+    typeof r === 'object' &&
+    typeof r.requestUUID === 'string' &&
+    typeof r.deviceName === 'string' &&
+    typeof r.status === 'string' &&
+    typeof r.expirationTime === 'number' &&
+    typeof r.node === 'string'
+  );
 }
 
 /** How a backend that talks to a server is connected, for the status of the nodes that use the store. */
@@ -127,6 +180,10 @@ export function keyLayout(prefix: string) {
     device: (dev: string) => `${prefix}:dev:${dev}`,
     attribute: (dev: string, scope: Scope, key: string) => `${prefix}:attr:${scope}:${dev}:${encodeKeyPart(key)}`,
     latest: (dev: string, key: string) => `${prefix}:ts:${dev}:${encodeKeyPart(key)}`,
+    /** The device's persistent RPC requests, by requestUUID. */
+    rpcs: (dev: string) => `${prefix}:rpc:${dev}`,
+    /** The devices that have persistent RPC requests. */
+    rpcDevices: () => `${prefix}:rpc-devices`,
   };
 }
 export type KeyLayout = ReturnType<typeof keyLayout>;
@@ -136,6 +193,7 @@ export const keys = {
   device: (name: string) => keysOf.device(encodeKeyPart(name)),
   attribute: (name: string, scope: Scope, key: string) => keysOf.attribute(encodeKeyPart(name), scope, key),
   latest: (name: string, key: string) => keysOf.latest(encodeKeyPart(name), key),
+  rpcs: (name: string) => keysOf.rpcs(encodeKeyPart(name)),
 };
 
 /** Every key one read needs, in the order readResult expects its values. */
@@ -277,6 +335,32 @@ export class DeviceStore {
     return (await this.call(() => this.backend.read(name, { device: false, attributes: {}, latest: tsKeys }))).latest;
   }
 
+  /** Stores a persistent RPC request (a copy) with its device. */
+  async addRpc(rpc: StoredRpc): Promise<void> {
+    checkName(rpc.deviceName);
+    const copy = cloneMessage(rpc);
+    await this.call(() => this.backend.addRpc(rpc.deviceName, copy));
+  }
+
+  /** Copies, as everything else the store answers, so that a caller cannot change what is stored. */
+  async listRpcs(name: string): Promise<StoredRpc[]> {
+    return (await this.call(() => this.backend.listRpcs(name))).map((r) => cloneMessage(r));
+  }
+
+  /** Replaces the stored request while its status is one of `from` (see DeviceStoreBackend.updateRpc). */
+  updateRpc(rpc: StoredRpc, from: readonly string[]): Promise<boolean> {
+    const copy = cloneMessage(rpc);
+    return this.call(() => this.backend.updateRpc(rpc.deviceName, copy, from));
+  }
+
+  removeRpc(name: string, requestUUID: string): Promise<boolean> {
+    return this.call(() => this.backend.removeRpc(name, requestUUID));
+  }
+
+  rpcDevices(): Promise<string[]> {
+    return this.call(() => this.backend.rpcDevices());
+  }
+
   /**
    * Every store call goes through here: a per-call time limit and a cap on calls in flight. One watchdog
    * timer serves every call in flight (they all have the same limit, so they expire in the order they
@@ -390,6 +474,14 @@ export function isDevice(d: unknown): d is Device {
  * other has just replaced.
  */
 export function keyValueBackend(kv: KeyValueStore): DeviceStoreBackend {
+  // The RPC operations read and then write keys shared by several requests (the device's, the index): they run
+  // one at a time, so that two in this process cannot lose each other's writes. They are few.
+  let rpcTurn: Promise<unknown> = Promise.resolve();
+  const inTurn = <T>(fn: () => Promise<T>): Promise<T> => {
+    const p = rpcTurn.then(fn);
+    rpcTurn = p.catch(() => undefined);
+    return p;
+  };
   return {
     async read(name, what) {
       return readResult(what, await kv.get(readKeys(keysOf, name, what)));
@@ -437,7 +529,63 @@ export function keyValueBackend(kv: KeyValueStore): DeviceStoreBackend {
       });
       if (wk.length > 0) await kv.set(wk, wv);
     },
+    // One key per device holds its requests (few, and written rarely); the index lists the devices.
+    addRpc(name, rpc) {
+      return inTurn(async () => {
+        const key = keys.rpcs(name);
+        const [stored, index] = await kv.get([key, rpcIndexKey]);
+        await kv.set(
+          [key, rpcIndexKey],
+          [
+            { ...rpcMap(stored), [rpc.requestUUID]: rpc },
+            { ...rpcMap(index), [name]: true },
+          ],
+        );
+      });
+    },
+    async listRpcs(name) {
+      const [stored] = await kv.get([keys.rpcs(name)]);
+      return Object.values(rpcMap(stored)).filter(isStoredRpc);
+    },
+    updateRpc(name, rpc, from) {
+      return inTurn(async () => {
+        const key = keys.rpcs(name);
+        const [stored] = await kv.get([key]);
+        const all = rpcMap(stored);
+        const cur = all[rpc.requestUUID];
+        if (!isStoredRpc(cur) || !from.includes(cur.status)) return false;
+        await kv.set([key], [{ ...all, [rpc.requestUUID]: rpc }]);
+        return true;
+      });
+    },
+    removeRpc(name, requestUUID) {
+      return inTurn(async () => {
+        const key = keys.rpcs(name);
+        const [stored, index] = await kv.get([key, rpcIndexKey]);
+        const all = rpcMap(stored);
+        if (!Object.hasOwn(all, requestUUID)) return false;
+        const { [requestUUID]: _gone, ...rest } = all;
+        if (Object.keys(rest).length > 0) {
+          await kv.set([key], [rest]);
+          return true;
+        }
+        const { [name]: _done, ...devices } = rpcMap(index);
+        await kv.set([key, rpcIndexKey], [undefined, devices]);
+        return true;
+      });
+    },
+    async rpcDevices() {
+      const [index] = await kv.get([rpcIndexKey]);
+      return Object.keys(rpcMap(index));
+    },
   };
+}
+
+const rpcIndexKey = keysOf.rpcDevices();
+
+/** A stored object of requests (or of device names), or an empty one for anything else. */
+function rpcMap(v: unknown): Record<string, unknown> {
+  return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
 /** An in-memory KeyValueStore, for tests and benchmarks of the logic without Node-RED. */

@@ -74,6 +74,8 @@ export function metadataFrom(rows: unknown): Metadata {
 export interface UplinkOutcome {
   messages: RuleMsg[];
   failures: MessageError[];
+  /** The devices whose items were taken: they were seen (persistent RPC requests wait for that). */
+  devices: string[];
 }
 
 /** Hands a device's reply to the request waiting for it (PendingRpcs.respond in the package). */
@@ -126,7 +128,7 @@ export class Integration {
     if (topic !== undefined) md.topic = topic;
     const result = await this.decoder.run([bytesArgument(bytes), md]);
     checkParsed(result, 'the decoder result');
-    const out: UplinkOutcome = { messages: [], failures: [] };
+    const out: UplinkOutcome = { messages: [], failures: [], devices: [] };
     for (const r of parseDecoderResult(result, now)) {
       if (!r.ok) {
         out.failures.push(r.error);
@@ -149,6 +151,7 @@ export class Integration {
         );
         continue;
       }
+      if (!out.devices.includes(item.deviceName)) out.devices.push(item.deviceName);
       out.messages.push(...messagesForItem(item, { ts: now, topic, metadata: md }));
       if (item.rpcResponse) {
         const failure = replyFailure(item.deviceName, item.rpcResponse, onReply(item.rpcResponse), r.index);

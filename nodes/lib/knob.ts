@@ -115,6 +115,25 @@ export function finite(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
 
+/** What the knob shows about its last set-point's command: waiting for the broker, sent, or not sent. */
+export type CommandState = 'queued' | 'sent' | 'failed';
+const COMMAND_STATES: Record<string, CommandState> = {
+  queued: 'queued',
+  ok: 'sent',
+  sent: 'sent',
+  delivered: 'sent',
+  successful: 'sent',
+  error: 'failed',
+  timeout: 'failed',
+  expired: 'failed',
+  failed: 'failed',
+};
+
+/** The command state an rpc request's msg.rpc.status stands for (Reply or Status output), if any. */
+export function commandState(status: unknown): CommandState | undefined {
+  return typeof status === 'string' && Object.hasOwn(COMMAND_STATES, status) ? COMMAND_STATES[status] : undefined;
+}
+
 /** The value as shown: the settings' decimal places and unit. */
 export function formatValue(v: number, s: KnobSettings): string {
   return s.unit ? `${v.toFixed(s.places)} ${s.unit}` : v.toFixed(s.places);

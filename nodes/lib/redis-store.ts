@@ -20,6 +20,7 @@ import {
   type DeviceStoreBackend,
   encodeKeyPart,
   isDevice,
+  isStoredRpc,
   type KeyLayout,
   keyLayout,
   type LookupResult,
@@ -28,6 +29,7 @@ import {
   readResult,
   type Scope,
   type StoreConnection,
+  type StoredRpc,
   type TelemetryEntry,
 } from './device-store';
 
@@ -121,6 +123,29 @@ for i, key in ipairs(KEYS) do
 end
 return written`;
 
+// Persistent RPC requests: a hash per device (field: requestUUID, value: the request as JSON) and a set of the
+// devices that have any. KEYS[1]: the device's hash, KEYS[2]: the set; ARGV[1]: requestUUID; ADD: ARGV[2] the
+// request as JSON, ARGV[3] the device name; REMOVE: ARGV[2] the device name.
+const ADD_RPC = `redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+return 1`;
+const REMOVE_RPC = `local n = redis.call('HDEL', KEYS[1], ARGV[1])
+if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', KEYS[2], ARGV[2]) end
+return n`;
+// KEYS[1]: the device's hash; ARGV[1]: requestUUID, ARGV[2]: the new request as JSON, ARGV[3...]: the statuses
+// it may replace. Answers 1 when it replaced the stored one, 0 when that is gone or in another status.
+const UPDATE_RPC = `local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if not cur then return 0 end
+local ok, old = pcall(cjson.decode, cur)
+if not ok or type(old) ~= 'table' then return 0 end
+for i = 3, #ARGV do
+  if old.status == ARGV[i] then
+    redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+    return 1
+  end
+end
+return 0`;
+
 class Script {
   readonly sha: string;
   constructor(readonly source: string) {
@@ -168,6 +193,9 @@ export class RedisBackend implements DeviceStoreBackend, StoreConnection {
   private readonly createDeviceScript = new Script(CREATE_DEVICE);
   private readonly saveLatestScript = new Script(SAVE_LATEST);
   private readonly saveChangedAttributesScript = new Script(SAVE_CHANGED_ATTRIBUTES);
+  private readonly addRpcScript = new Script(ADD_RPC);
+  private readonly removeRpcScript = new Script(REMOVE_RPC);
+  private readonly updateRpcScript = new Script(UPDATE_RPC);
 
   constructor(private readonly opts: RedisStoreOptions) {
     this.server = parseRedisUrl(opts.url);
@@ -316,6 +344,31 @@ export class RedisBackend implements DeviceStoreBackend, StoreConnection {
       args.push(String(e.ts), JSON.stringify(e));
     }
     await this.run(this.saveLatestScript, ks, args);
+  }
+
+  async addRpc(name: string, rpc: StoredRpc): Promise<void> {
+    const ks = [this.layout.rpcs(encodeKeyPart(name)), this.layout.rpcDevices()];
+    await this.run(this.addRpcScript, ks, [rpc.requestUUID, JSON.stringify(rpc), name]);
+  }
+
+  async listRpcs(name: string): Promise<StoredRpc[]> {
+    const vals = await this.command<string[]>(['HVALS', this.layout.rpcs(encodeKeyPart(name))]);
+    return vals.map(parseJson).filter(isStoredRpc);
+  }
+
+  async updateRpc(name: string, rpc: StoredRpc, from: readonly string[]): Promise<boolean> {
+    const key = this.layout.rpcs(encodeKeyPart(name));
+    const done = await this.run<number>(this.updateRpcScript, [key], [rpc.requestUUID, JSON.stringify(rpc), ...from]);
+    return done === 1;
+  }
+
+  async removeRpc(name: string, requestUUID: string): Promise<boolean> {
+    const ks = [this.layout.rpcs(encodeKeyPart(name)), this.layout.rpcDevices()];
+    return (await this.run<number>(this.removeRpcScript, ks, [requestUUID, name])) === 1;
+  }
+
+  rpcDevices(): Promise<string[]> {
+    return this.command<string[]>(['SMEMBERS', this.layout.rpcDevices()]);
   }
 }
 
