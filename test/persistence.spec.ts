@@ -89,6 +89,12 @@ describe('persistence with the localfilesystem context store (real Node-RED proc
     fs.rmSync(userDir, { recursive: true, force: true });
   });
 
+  /** Starts Node-RED and waits for its flows: the port can be open before the http in routes are. */
+  async function start(): Promise<void> {
+    await red.start();
+    await red.waitForLog(/Started flows/, 30000);
+  }
+
   async function save(body: Record<string, unknown>): Promise<void> {
     const res = await fetch(red.url('/attributes'), {
       method: 'POST',
@@ -103,7 +109,7 @@ describe('persistence with the localfilesystem context store (real Node-RED proc
   }
 
   it('keeps attributes saved before a graceful stop', async () => {
-    await red.start();
+    await start();
     let r = await read();
     assert.equal(r.status, 500, 'nothing saved yet: Failure');
     await save({ deviceName: 'Thermostat-A', firmware: '1.0.0' });
@@ -113,7 +119,7 @@ describe('persistence with the localfilesystem context store (real Node-RED proc
 
     const code = await red.stop('SIGINT');
     assert.equal(code, 0, red.output);
-    await red.start();
+    await start();
     r = await read();
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.equal(r.body.cs_deviceName, 'Thermostat-A');
@@ -121,17 +127,17 @@ describe('persistence with the localfilesystem context store (real Node-RED proc
   });
 
   it('loses a write made less than the flush interval (30 s) before a SIGKILL, and keeps the earlier ones', async () => {
-    await red.start();
+    await start();
     await save({ firmware: '1.0.0' });
     assert.equal(await red.stop('SIGINT'), 0, red.output);
-    await red.start();
+    await start();
     let r = await read();
     assert.equal(r.body.cs_firmware, '1.0.0', 'flushed by the graceful stop');
     await save({ firmware: '2.0.0' });
     r = await read();
     assert.equal(r.body.cs_firmware, '2.0.0', 'visible while running');
     await red.stop('SIGKILL');
-    await red.start();
+    await start();
     r = await read();
     assert.equal(r.body.cs_firmware, '1.0.0', 'the unflushed write is gone after SIGKILL');
   });

@@ -79,7 +79,8 @@ function generator(seed: number) {
       case 2:
         return '['.repeat(2000 + int(10_000)) + ']'.repeat(2000);
       case 3:
-        return Buffer.alloc(70_000 + int(2_000_000), 0x61);
+        // Over the uplink's 64 KB always; as JSON (3 characters a byte) under or over the script's 1,000,000.
+        return Buffer.alloc(70_000 + int(400_000), 0x61);
       case 4:
         return JSON.stringify({
           deviceName: str() || 'x',
