@@ -376,6 +376,8 @@ export class PersistentRpcs {
   seen(device: string, store: DeviceStore): void {
     const now = this.now();
     remember(this.lastSeen, device, now);
+    // Every uplink passes here: nothing more to do (and nothing allocated) without an rpc request node.
+    if (this.runners.size === 0) return;
     const runners = [...this.runners].filter((r) => r.store === store);
     if (runners.length === 0) return;
     const last = this.lastLookup.get(device);
