@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { SpinPolicy, spin } from '../nodes/lib/spin-policy';
+import { LOOKS_PER_CLOCK, SpinPolicy, spin } from '../nodes/lib/spin-policy';
 
 function busy(ms: number): void {
   const until = performance.now() + ms;
@@ -75,6 +75,32 @@ describe('spin policy (when to spin for the script channel)', () => {
       false,
     );
     assert.equal(calls, 1, 'while paused, spin() looks once and returns');
+  });
+
+  it('reads the clock once per LOOKS_PER_CLOCK looks, not on every look (each reading allocates on Node 20)', () => {
+    const p = new SpinPolicy({ spinMs: 5, gapMs: 1_000 });
+    const perf = globalThis.performance;
+    const realNow = perf.now.bind(perf);
+    let clock = 0;
+    perf.now = () => {
+      clock++;
+      return realNow();
+    };
+    let looks = 0;
+    try {
+      assert.equal(
+        spin(p, () => {
+          looks++;
+          return false;
+        }),
+        false,
+      );
+    } finally {
+      perf.now = realNow;
+    }
+    assert.ok(looks >= LOOKS_PER_CLOCK, `looks: ${looks}`);
+    assert.ok(clock >= 2, `the clock was read ${clock} times`);
+    assert.ok(clock <= looks / LOOKS_PER_CLOCK + 2, `${clock} clock readings for ${looks} looks`);
   });
 
   it('never spins with a zero budget', () => {

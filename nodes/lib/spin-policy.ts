@@ -60,6 +60,14 @@ export class SpinPolicy {
 }
 
 /**
+ * Looks at `done()` this many times per reading of the clock. On Node 20 every performance.now() builds an hrtime
+ * array: reading it on each look made the spins the largest source of garbage of the knob-to-device path (about
+ * 180 MB of its 490 MB in 5,000 messages), and the scavenges that followed showed in its p99. 256 looks take
+ * about a microsecond, far below the gap that tells a descheduled spin.
+ */
+export const LOOKS_PER_CLOCK = 256;
+
+/**
  * Spins until `done()` or `spinMs` has passed, reporting to `policy` how the spin went; returns whether `done()`
  * became true. A spin that ends by `done()` counts too: a gap in it is as telling.
  */
@@ -70,9 +78,11 @@ export function spin(policy: SpinPolicy, done: () => boolean): boolean {
   const until = last + budget;
   let longest = 0;
   for (;;) {
-    if (done()) {
-      policy.observe(longest, last);
-      return true;
+    for (let i = 0; i < LOOKS_PER_CLOCK; i++) {
+      if (done()) {
+        policy.observe(longest, last);
+        return true;
+      }
     }
     const now = performance.now();
     if (now - last > longest) longest = now - last;

@@ -159,13 +159,17 @@ export = (RED: NodeAPI) => {
               );
               return;
             } else if (outcome.status === 'ok') {
-              const text = twoWay
-                ? t(RED, 'rpc-request.status.replied', '__method__: replied __response__', {
-                    method: call.method,
-                    response: String(JSON.stringify(outcome.response)),
-                  })
-                : t(RED, 'rpc-request.status.sent', '__method__: __value__ sent', words);
-              status.soon(() => ({ fill: 'green', shape: 'dot', text }));
+              // Translated only when the throttled status is shown: at a knob's rate most are never shown.
+              status.soon(() => ({
+                fill: 'green',
+                shape: 'dot',
+                text: twoWay
+                  ? t(RED, 'rpc-request.status.replied', '__method__: replied __response__', {
+                      method: call.method,
+                      response: String(JSON.stringify(outcome.response)),
+                    })
+                  : t(RED, 'rpc-request.status.sent', '__method__: __value__ sent', words),
+              }));
             } else if (outcome.status === 'timeout') {
               status.warn(t(RED, 'rpc-request.status.timedOut', '__method__: timed out', { method: call.method }));
             } else {
