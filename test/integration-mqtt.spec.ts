@@ -1114,6 +1114,137 @@ describe('MQTT test broker harness and integration nodes', () => {
         ]);
         assert.deepEqual(fail.msgs.map(errText), []);
       });
+
+      // ------------------------------------------------------------------ k. ThingsBoard's MQTT tutorial in TBEL
+
+      // ThingsBoard's MQTT integration guide, in TBEL: the device's name is the fourth level of the topic, a reading
+      // `{"value": t}` on .../temperature becomes telemetry `temperature`, a device's answer on .../rx/response is
+      // saved as it is; the knob's set-point (a string, sometimes quoted) goes down as `{"value": n}` to .../rx, and
+      // an attributes update goes down as JSON to <deviceType>/<deviceName>/upload. The scripts are our own, written
+      // from that documented behaviour, with the constructs those guides use: block comments, JSON.parse, split and
+      // endsWith, a variable declared without a value, `metadata['key']`, trailing commas in map literals, a
+      // statement without its semicolon, replaceAll with a Java regex, parseInt, an empty map filled field by field.
+      const TB_DECODER = [
+        '/** The device is named by the topic: tb/<application>/sensors/<device>/... **/',
+        'var text = decodeToString(payload);',
+        'var reading = JSON.parse(text);',
+        'var levels = metadata.topic.split("/");',
+        'var telemetry;',
+        "if (metadata.topic.endsWith('/temperature')) {",
+        '    telemetry = {temperature: reading.value,};',
+        "} else if (metadata.topic.endsWith('/rx/response')) {",
+        '    telemetry = reading',
+        '}',
+        'return {',
+        '    deviceName: levels[3],',
+        "    deviceType: 'sensor',",
+        "    attributes: {integrationName: metadata['integrationName'],},",
+        '    telemetry: telemetry,',
+        '};',
+      ].join('\n');
+      const TB_ENCODER = [
+        '// The set-point from the knob is text, quoted or not; the device wants a number.',
+        'if (msgType == "RPC_CALL_FROM_SERVER_TO_DEVICE") {',
+        '    var setPoint = parseInt(msg.params.replaceAll("[\\"]", ""));',
+        '    var body = {value: setPoint}',
+        '    return {',
+        '        contentType: "JSON",',
+        '        data: JSON.stringify(body),',
+        "        metadata: {topic: 'tb/mqtt-integration-tutorial/sensors/' + metadata['deviceName'] + '/rx'},",
+        '    };',
+        '}',
+        '/** An attributes update: the upload periods and the serial number, to <type>/<name>/upload **/',
+        'var settings = {};',
+        'settings.tempFreq = msg.temperatureUploadFrequency;',
+        'settings.humFreq = msg.humidityUploadFrequency;',
+        "settings.devSerialNumber = metadata['ss_serialNumber'];",
+        'return {',
+        '    contentType: "JSON",',
+        '    data: JSON.stringify(settings),',
+        "    metadata: {topic: metadata['deviceType'] + '/' + metadata['deviceName'] + '/upload'},",
+        '};',
+      ].join('\n');
+
+      it("k. ThingsBoard's MQTT integration tutorial in TBEL: readings and answers up by topic, the set-point and an attributes update down", async () => {
+        const device = await client(broker!.url);
+        const down = await subscriber('tb/mqtt-integration-tutorial/sensors/+/rx');
+        const upload = await subscriber('sensor/+/upload');
+        await load(
+          inTab([
+            mqttBrokerConfig(broker!.port),
+            storeConfig,
+            integrationConfig({
+              decoder: TB_DECODER,
+              decoderLanguage: 'tbel',
+              encoder: TB_ENCODER,
+              encoderLanguage: 'tbel',
+            }),
+            mqttIn('mqttInT', 'tb/mqtt-integration-tutorial/sensors/+/temperature', 'up1'),
+            mqttIn('mqttInR', 'tb/mqtt-integration-tutorial/sensors/+/rx/response', 'up1'),
+            { id: 'up1', type: 'rule-integration-uplink', integration: 'integ1', wires: [['upOk'], ['upFail']] },
+            { id: 'upOk', type: 'helper' },
+            { id: 'upFail', type: 'helper' },
+            ...downlinkNodes,
+            ...probeNodes,
+          ]),
+          { probe: device },
+        );
+        const ok = collect('upOk');
+        const fail = collect('upFail');
+        const dlFail = collect('dlFail');
+
+        await device.publishAsync('tb/mqtt-integration-tutorial/sensors/SN-001/temperature', '{"value": 25.1}', {
+          qos: 1,
+        });
+        await device.publishAsync('tb/mqtt-integration-tutorial/sensors/SN-001/rx/response', '{"rpcReceived":"OK"}', {
+          qos: 1,
+        });
+        await atLeast(ok, 4, 10000, 'the uplink Success output');
+        await delay(200); // a quiet stretch: nothing more may follow
+        const byType = (type: string) => ok.msgs.filter((m) => m.msgType === type);
+        for (const m of ok.msgs) {
+          assert.equal(m.originator, 'SN-001');
+          assert.equal(m.metadata?.deviceType, 'sensor');
+        }
+        assert.deepEqual(
+          byType('POST_ATTRIBUTES_REQUEST').map((m) => m.payload),
+          [{ integrationName: INTEGRATION_NAME }, { integrationName: INTEGRATION_NAME }],
+        );
+        const telemetry = byType('POST_TELEMETRY_REQUEST').map((m) => m.payload as { ts: number; values: unknown }[]);
+        assert.deepEqual(
+          telemetry.map((p) => p.map((point) => point.values)),
+          [[{ temperature: 25.1 }], [{ rpcReceived: 'OK' }]],
+        );
+        for (const p of telemetry) assert.equal(typeof p[0]?.ts, 'number', 'the integration stamps the time');
+        assert.deepEqual(fail.msgs.map(errText), []);
+
+        // The knob's set-point, as ThingsBoard's knob sends it (a string), quoted once more by a careless widget.
+        for (const params of ['32', '"33"']) {
+          downlink({ method: 'setValue', params }, 'down1', { deviceName: 'SN-001', deviceType: 'sensor' });
+        }
+        await waitFor(() => down.got.length >= 2 || dlFail.msgs.length > 0, 10000, 'two set-points at the device');
+        assert.deepEqual(dlFail.msgs.map(errText), []);
+        assert.deepEqual(
+          down.got.map((g) => [g.topic, g.payload.toString()]),
+          [
+            ['tb/mqtt-integration-tutorial/sensors/SN-001/rx', '{"value":32}'],
+            ['tb/mqtt-integration-tutorial/sensors/SN-001/rx', '{"value":33}'],
+          ],
+        );
+
+        helper.getNode('down1').receive({
+          payload: { temperatureUploadFrequency: 60, humidityUploadFrequency: 30 },
+          metadata: { deviceName: 'SN-001', deviceType: 'sensor', ss_serialNumber: 'SN-001' },
+          msgType: 'ATTRIBUTES_UPDATED',
+          originator: 'SN-001',
+        } as unknown as AnyMsg);
+        await waitFor(() => upload.got.length >= 1, 10000, 'the attributes update at the device');
+        assert.deepEqual(
+          upload.got.map((g) => [g.topic, JSON.parse(g.payload.toString())]),
+          [['sensor/SN-001/upload', { tempFreq: 60, humFreq: 30, devSerialNumber: 'SN-001' }]],
+        );
+        assert.deepEqual(dlFail.msgs.map(errText), []);
+      });
     });
   }
 });

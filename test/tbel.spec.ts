@@ -78,6 +78,9 @@ describe('TBEL', () => {
       assert.equal(err.line, 2);
       assert.equal(err.column, 1);
       assert.match(err.message, /expected ';'/);
+      // A map literal at the end of its line may leave the `;` out, as ThingsBoard's converter samples do.
+      assert.equal(await run('var data = {value: 2}\n// next\nvar r = {v: data.value + 1}\nreturn r.v'), 3);
+      assert.equal(syntaxError('var data = {value: 2} var r = 1;').column, 23);
     });
 
     it('value coercion: "123" == 123, strings compared by value, lists and maps by content', async () => {

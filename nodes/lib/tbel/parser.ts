@@ -239,9 +239,17 @@ class Parser {
     return { ...pos, k: 'expr', e };
   }
 
+  /**
+   * A statement ends at `;`, before `}` or at the end, as TBEL's guide requires. One exception: a statement whose
+   * last token is a `}` (a map literal) also ends at the end of its line, because ThingsBoard's own converter
+   * samples leave the `;` out there (`var data = {value: value}` and a new line); MVEL reads on into the next line
+   * without an error, with a result their authors did not mean.
+   */
   private endOfStatement(separated: boolean): void {
     if (this.eat(';')) return;
     if (!separated || this.is('}') || this.t.type === 'eof') return;
+    const previous = this.toks[this.i - 1];
+    if (previous?.type === 'punct' && previous.value === '}' && this.t.line > previous.line) return;
     this.fail(
       `expected ';' between statements but found ${this.describe(this.t)} (a new line does not end a statement)`,
     );
