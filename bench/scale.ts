@@ -11,7 +11,9 @@
  * output. Then the latency of one device-store lookup (device, a client attribute, the latest value) through
  * Redis from this process, sequential calls. Writes bench/results/scale.json.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { DeviceStore } from '../nodes/lib/device-store';
 import { RedisBackend } from '../nodes/lib/redis-store';
@@ -50,6 +52,27 @@ export interface ScaleOptions {
 interface Pass {
   per_s: number;
   lost: number;
+  /** CPU seconds each process spent during the pass, by role, and the pass's wall time in seconds. */
+  cpu: Record<Role, number>;
+  wall_s: number;
+}
+
+type Role = 'node_red' | 'mosquitto' | 'redis' | 'runner';
+const ROLES: Role[] = ['node_red', 'mosquitto', 'redis', 'runner'];
+
+let clockTicks: number | undefined;
+/** CPU seconds (user + system) a process has used so far, from /proc (Linux); NaN elsewhere. */
+function cpuSeconds(pid: number | undefined): number {
+  if (!pid) return Number.NaN;
+  try {
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })) || 100;
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks;
+  } catch {
+    return Number.NaN;
+  }
 }
 
 export async function scaleBench(o: ScaleOptions): Promise<void> {
@@ -100,8 +123,19 @@ export async function scaleBench(o: ScaleOptions): Promise<void> {
       wake();
     };
     let seq = 0;
+    const pidsOf: Record<Role, () => (number | undefined)[]> = {
+      node_red: () => reds.map((r) => r.child?.pid),
+      mosquitto: () => [broker.pid],
+      redis: () => [redis?.child.pid],
+      runner: () => [process.pid],
+    };
+    const cpuNow = () =>
+      Object.fromEntries(
+        ROLES.map((role) => [role, pidsOf[role]().reduce<number>((a, pid) => a + cpuSeconds(pid), 0)]),
+      ) as Record<Role, number>;
     const pass = async (s: Setup, seed: number): Promise<Pass> => {
       const readings: Reading[] = shuffledReadings(DEVICES, perDevice, seq, seed);
+      const cpu0 = cpuNow();
       seq += readings.length;
       const from = reported.get(s) ?? 0;
       const done = () => (reported.get(s) ?? 0) - from;
@@ -120,7 +154,13 @@ export async function scaleBench(o: ScaleOptions): Promise<void> {
         }
       }
       await publishing;
-      return { per_s: (done() / (last - t0)) * 1000, lost: readings.length - done() };
+      const cpu1 = cpuNow();
+      return {
+        per_s: (done() / (last - t0)) * 1000,
+        lost: readings.length - done(),
+        cpu: Object.fromEntries(ROLES.map((role) => [role, cpu1[role] - cpu0[role]])) as Record<Role, number>,
+        wall_s: (performance.now() - t0) / 1000,
+      };
     };
 
     // Warm-up (JIT, script threads, Redis scripts, devices created), not recorded.
@@ -154,6 +194,20 @@ export async function scaleBench(o: ScaleOptions): Promise<void> {
     const rate = (s: Setup): Spread => spread((results.get(s) ?? []).map((p) => p.per_s));
     const m = (s: Setup) => rate(s).median;
     const ratio = (a: number, b: number) => Math.round((a / b) * 100) / 100;
+    // Where the machine's time went: CPU per reading by process, and how many cores were busy on average.
+    const cpuOf = (s: Setup) => {
+      const passes = results.get(s) ?? [];
+      const readings = passes.reduce((a, p) => a + (DEVICES * perDevice - p.lost), 0);
+      const wall = passes.reduce((a, p) => a + p.wall_s, 0);
+      const sum = (role: Role) => passes.reduce((a, p) => a + p.cpu[role], 0);
+      const total = ROLES.reduce((a, role) => a + sum(role), 0);
+      if (!Number.isFinite(total) || readings === 0) return null;
+      const us = (sec: number) => Math.round((sec / readings) * 1e6);
+      return {
+        us_per_reading: { ...Object.fromEntries(ROLES.map((role) => [role, us(sum(role))])), total: us(total) },
+        cores_busy: Math.round((total / wall) * 100) / 100,
+      };
+    };
     const figures = {
       ...o.context(),
       quick: o.quick,
@@ -165,6 +219,7 @@ export async function scaleBench(o: ScaleOptions): Promise<void> {
       lost: Object.fromEntries(NAMES.map((s) => [s, (results.get(s) ?? []).reduce((a, p) => a + p.lost, 0)])),
       scale_2_over_1: ratio(m('redis-2'), m('redis-1')),
       redis_over_memory: ratio(m('redis-1'), m('memory-1')),
+      cpu: Object.fromEntries(NAMES.map((s) => [s, cpuOf(s)])),
       lookup_redis_ms: {
         p50: Math.round(percentile(samples, 50) * 1000) / 1000,
         p99: Math.round(percentile(samples, 99) * 1000) / 1000,
@@ -176,6 +231,13 @@ export async function scaleBench(o: ScaleOptions): Promise<void> {
         `scale_2_over_1 ${figures.scale_2_over_1}, redis_over_memory ${figures.redis_over_memory}, ` +
         `lookup through Redis p50 ${figures.lookup_redis_ms.p50} ms, p99 ${figures.lookup_redis_ms.p99} ms`,
     );
+    for (const s of NAMES) {
+      const c = figures.cpu[s];
+      if (c) {
+        const parts = Object.entries(c.us_per_reading).map(([k, v]) => `${k} ${v}`);
+        console.log(`CPU µs per reading, ${s}: ${parts.join(', ')}; cores busy ${c.cores_busy} of ${os.cpus().length}`);
+      }
+    }
     console.log(`wrote ${o.write('scale.json', figures)}`);
   } finally {
     await Promise.all(reds.map((r) => r.stop()));

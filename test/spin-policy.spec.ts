@@ -103,6 +103,36 @@ describe('spin policy (when to spin for the script channel)', () => {
     assert.ok(clock <= looks / LOOKS_PER_CLOCK + 2, `${clock} clock readings for ${looks} looks`);
   });
 
+  it('pauses after a run of spins that all ran out, as after a descheduled one; a spin that pays resets the run', () => {
+    const p = new SpinPolicy({ spinMs: 0.2, minPauseMs: 10, missesToPause: 3 });
+    p.observe(0, 0, false);
+    p.observe(0, 1, false);
+    p.observe(0, 2, true); // the other side came: the run starts over
+    p.observe(0, 3, false);
+    p.observe(0, 4, false);
+    assert.equal(p.paused(4), false);
+    p.observe(0, 5, false);
+    assert.equal(p.paused(5), true);
+    assert.equal(p.paused(15), false);
+    for (let i = 0; i < 3; i++) p.observe(0, 20 + i, false);
+    assert.equal(p.paused(41), true, 'the next pause is twice as long');
+    assert.equal(p.paused(42), false);
+  });
+
+  it('spin() reports a spin that ran out as such: a run of them pauses spinning', () => {
+    const p = new SpinPolicy({ spinMs: 1, gapMs: 1_000, minPauseMs: 1_000, missesToPause: 2 });
+    assert.equal(
+      spin(p, () => false),
+      false,
+    );
+    assert.equal(p.paused(performance.now()), false);
+    assert.equal(
+      spin(p, () => false),
+      false,
+    );
+    assert.equal(p.paused(performance.now()), true);
+  });
+
   it('never spins with a zero budget', () => {
     const p = new SpinPolicy({ spinMs: 0 });
     let calls = 0;
