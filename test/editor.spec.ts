@@ -937,9 +937,7 @@ describe('editing every node type in the Node-RED editor (Chromium)', function (
       await page.locator('#rule-script-switch-relations li').nth(1).locator('.red-ui-editableList-item-remove').click();
       await page.locator('.red-ui-editableList-addButton').click();
       await items.last().fill('Alarm');
-      // The list removes an item with an animation: the Test reads the list once it is gone.
-      const values = () => items.evaluateAll((els) => els.map((e) => (e as unknown as { value: string }).value));
-      await waitFor(async () => (await values()).join() === 'High,Low,Alarm', 5000, 'Normal removed, Alarm added');
+      // The list fades a removed item out for 300 ms; the Test, run at once, already leaves it out.
       assert.match(
         await runTestPanel('rule-script-switch', t),
         /^result: no output for relation "Normal": the relations are "High", "Low", "Alarm"$/,
