@@ -6,7 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
-import { persistentRpcs } from '../nodes/lib/persistent-rpc';
+import { DeviceStore, keyValueBackend, MemoryKeyValueStore } from '../nodes/lib/device-store';
+import { PersistentRpcRunner, PersistentRpcs, persistentRpcs } from '../nodes/lib/persistent-rpc';
 import { startTestBroker, type TestMqttBroker } from './mqtt-broker';
 import {
   type DeviceRequest,
@@ -18,7 +19,7 @@ import {
   withEachBroker,
 } from './rpc-devices';
 import { type AnyMsg, collect, delay, deviceStoreOf, helper, inTab, waitFor } from './support';
-import { type RedisProcess, startRedis } from './toolkit';
+import { type RedisProcess, startRedis, storedRpc } from './toolkit';
 
 /** The device gets `{requestUUID, method, params}`; a value "fail" is refused by the encoder (a downlink error). */
 const ENCODER = `if (msg.params === '"fail"') throw new Error('refused by the encoder');
@@ -324,5 +325,48 @@ describe('persistent RPC through the integration', () => {
       );
       assert.deepEqual(await deviceStoreOf('store1').rpcDevices(), ['dev-bad']);
     });
+  });
+});
+
+describe('devices seen, per device store (pure)', () => {
+  const memoryStore = () => new DeviceStore(keyValueBackend(new MemoryKeyValueStore()));
+
+  /** A runner of node n1 on `store` that records the devices it sends to. */
+  function runner(registry: PersistentRpcs, store: DeviceStore, sent: string[]): PersistentRpcRunner {
+    return new PersistentRpcRunner(
+      'n1',
+      store,
+      { timeoutMs: 1000, onlineMs: 60_000 },
+      {
+        send: (_request, rpc) => sent.push(rpc.deviceName),
+        status: () => {},
+        error: (err) => assert.fail(err),
+      },
+      registry,
+    );
+  }
+
+  it('a device seen through one store is neither online nor looked up for another store of the same name', async () => {
+    const registry = new PersistentRpcs();
+    const a = memoryStore();
+    const b = memoryStore();
+    const sentA: string[] = [];
+    const sentB: string[] = [];
+    const ra = runner(registry, a, sentA);
+    const rb = runner(registry, b, sentB);
+    try {
+      await b.addRpc(storedRpc('r-b', 'dev'));
+      registry.seen('dev', a);
+      assert.equal(registry.online('dev', a, 60_000), true);
+      assert.equal(registry.online('dev', b, 60_000), false, 'seen through store a only');
+      // Within the once-a-second lookup interval: store b's requests must still be looked up.
+      registry.seen('dev', b);
+      await waitFor(() => sentB.length === 1, 2000, 'the request stored in b was sent');
+      assert.deepEqual(sentA, []);
+      assert.equal(registry.online('dev', b, 60_000), true);
+    } finally {
+      ra.close();
+      rb.close();
+    }
   });
 });

@@ -156,7 +156,8 @@ export class PersistentRpcRunner {
     this.turn(rpc.requestUUID, async () => {
       this.hooks.status(rpc, { status: 'queued' });
       this.armExpiry(rpc);
-      if (this.registry.online(rpc.deviceName, this.settings.onlineMs, this.now())) await this.dispatch(rpc);
+      if (this.registry.online(rpc.deviceName, this.store, this.settings.onlineMs, this.now()))
+        await this.dispatch(rpc);
     });
   }
 
@@ -325,7 +326,7 @@ export class PersistentRpcRunner {
     Object.assign(rpc, queued);
     delete rpc.sentTime;
     this.hooks.status(rpc, { status: 'queued', ...(change.error ? { error: change.error } : {}) });
-    if (this.registry.online(rpc.deviceName, this.settings.onlineMs, this.now())) await this.dispatch(rpc);
+    if (this.registry.online(rpc.deviceName, this.store, this.settings.onlineMs, this.now())) await this.dispatch(rpc);
   }
 
   /** The end: removed from the store, reported once (by whoever removed it). */
@@ -345,13 +346,19 @@ const DEVICES_REMEMBERED = 100_000;
 /** A device's stored requests are looked up at most this often, so an uplink costs a store call rarely. */
 export const LOOKUP_INTERVAL_MS = 1000;
 
+/** When each device of one store was seen, and when its stored requests were last looked up. */
+interface StoreDevices {
+  lastSeen: Map<string, number>;
+  lastLookup: Map<string, number>;
+}
+
 /**
  * Which devices were seen (an uplink through an integration) and when, and the runners of this Node-RED: when a
  * device is seen, its stored requests go to the runners that send them. In-process, like the flows it serves.
+ * Kept per device store: a name in one store is not the same device as that name in another.
  */
 export class PersistentRpcs {
-  private readonly lastSeen = new Map<string, number>();
-  private readonly lastLookup = new Map<string, number>();
+  private stores = new WeakMap<DeviceStore, StoreDevices>();
   private readonly runners = new Set<PersistentRpcRunner>();
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -363,8 +370,8 @@ export class PersistentRpcs {
     this.runners.delete(r);
   }
 
-  online(device: string, windowMs: number, now = this.now()): boolean {
-    const t = this.lastSeen.get(device);
+  online(device: string, store: DeviceStore, windowMs: number, now = this.now()): boolean {
+    const t = this.stores.get(store)?.lastSeen.get(device);
     return t !== undefined && now - t <= windowMs;
   }
 
@@ -375,20 +382,26 @@ export class PersistentRpcs {
    */
   seen(device: string, store: DeviceStore): void {
     const now = this.now();
-    remember(this.lastSeen, device, now);
+    let devices = this.stores.get(store);
+    if (!devices) {
+      devices = { lastSeen: new Map(), lastLookup: new Map() };
+      this.stores.set(store, devices);
+    }
+    remember(devices.lastSeen, device, now);
     // Every uplink passes here: nothing more to do (and nothing allocated) without an rpc request node.
     if (this.runners.size === 0) return;
     const runners = [...this.runners].filter((r) => r.store === store);
     if (runners.length === 0) return;
-    const last = this.lastLookup.get(device);
+    const { lastLookup } = devices;
+    const last = lastLookup.get(device);
     if (last !== undefined && now - last < LOOKUP_INTERVAL_MS) return;
-    remember(this.lastLookup, device, now);
+    remember(lastLookup, device, now);
     store.listRpcs(device).then(
       (rpcs) => {
         for (const rpc of rpcs) for (const r of runners) if (r.nodeId === rpc.node) r.offer(rpc);
       },
       (err: unknown) => {
-        this.lastLookup.delete(device);
+        lastLookup.delete(device);
         for (const r of runners) r.reportError(err as Error);
       },
     );
@@ -396,8 +409,7 @@ export class PersistentRpcs {
 
   /** Forgets every device (for tests that start over). */
   clear(): void {
-    this.lastSeen.clear();
-    this.lastLookup.clear();
+    this.stores = new WeakMap();
   }
 }
 
