@@ -267,7 +267,7 @@ describe('message catalogs (i18n)', () => {
     let userDir: string;
     let browser: Browser | undefined;
 
-    const flows = [
+    const flows: Array<Record<string, unknown>> = [
       { id: 'i18ntab00000001', type: 'tab', label: 'i18n' },
       // A script that does not compile: its status is the catalog's "compile error: __error__".
       {
@@ -308,7 +308,7 @@ describe('message catalogs (i18n)', () => {
         id: 'i18nread0000001',
         type: 'function',
         z: 'i18ntab00000001',
-        func: "msg.payload = { text: global.get('scriptStatus') ?? null };\nreturn msg;",
+        func: "msg.payload = { text: global.get('scriptStatus') ?? null, store: global.get('storeStatus') ?? null };\nreturn msg;",
         outputs: 1,
         wires: [['i18nhttpout0001']],
       },
@@ -317,6 +317,38 @@ describe('message catalogs (i18n)', () => {
 
     before(async () => {
       userDir = makeUserDir('rule-engine-i18n-');
+      // A node on a Redis device store where nothing listens: its status names the server, down, in German.
+      const closed = await freePort();
+      flows.push(
+        {
+          id: 'i18nstore000001',
+          type: 'rule-device-store',
+          backend: 'redis',
+          redisUrl: `redis://127.0.0.1:${closed}`,
+        },
+        {
+          id: 'i18nsave0000001',
+          type: 'rule-save-timeseries',
+          z: 'i18ntab00000001',
+          deviceStore: 'i18nstore000001',
+          wires: [[], []],
+        },
+        {
+          id: 'i18nstatus00002',
+          type: 'status',
+          z: 'i18ntab00000001',
+          scope: ['i18nsave0000001'],
+          wires: [['i18nkeep0000002']],
+        },
+        {
+          id: 'i18nkeep0000002',
+          type: 'function',
+          z: 'i18ntab00000001',
+          func: "global.set('storeStatus', msg.status.text);\nreturn null;",
+          outputs: 0,
+          wires: [],
+        },
+      );
       writeSettings(userDir, flows, { lang: 'de' });
       // Its log is German too: it is ready when its admin API answers.
       red = new NodeRedProcess(userDir, await freePort(), { ready: 'http' });
@@ -372,6 +404,18 @@ describe('message catalogs (i18n)', () => {
         'the script node to report its compile error',
       );
       assert.match(String(text), /^Kompilierfehler: /, `status: ${text}`);
+      // A connection status, which the device store node words for every node that uses the store.
+      let store: unknown = null;
+      await waitFor(
+        async () => {
+          const res = await fetch(red.url('/i18n-status'));
+          store = ((await res.json()) as { store: unknown }).store;
+          return typeof store === 'string' && store.includes('nicht erreichbar');
+        },
+        20000,
+        'the save node to report its Redis server down',
+      ).catch(() => assert.fail(`the save node's status: ${store}`));
+      assert.match(String(store), /^Redis 127\.0\.0\.1:\d+ nicht erreichbar: /);
     });
 
     it('shows the German palette labels in the editor of a German browser', async () => {

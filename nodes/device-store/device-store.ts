@@ -7,8 +7,14 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { registerImportRoutes } from '../lib/admin-routes';
 import { checkStoreName, contextKeyValueStore, type GlobalContext } from '../lib/context-store';
-import { DEFAULT_STORE_LIMITS, DeviceStore, type DeviceStoreBackend, keyValueBackend } from '../lib/device-store';
-import { type DeviceStoreNode, redSetting } from '../lib/node-red';
+import {
+  type ConnectionState,
+  DEFAULT_STORE_LIMITS,
+  DeviceStore,
+  type DeviceStoreBackend,
+  keyValueBackend,
+} from '../lib/device-store';
+import { type DeviceStoreNode, redSetting, t } from '../lib/node-red';
 import { RedisBackend } from '../lib/redis-store';
 import { numberSetting } from '../lib/settings';
 
@@ -86,6 +92,15 @@ export = (RED: NodeAPI) => {
     }
     if (this.storeError) this.error(`device store: ${this.storeError}`);
     this.deviceStore = new DeviceStore(backend, limits);
+    // The nodes using the store show its connection in the language of this node's catalog.
+    this.deviceStore.describeConnection = (s: ConnectionState) => {
+      const words = { server: s.server, reason: s.reason ?? '' };
+      if (s.state === 'connecting') {
+        return t(RED, 'device-store.connection.connecting', 'connecting to __server__', words);
+      }
+      if (s.reason) return t(RED, 'device-store.connection.downBecause', '__server__ down: __reason__', words);
+      return t(RED, 'device-store.connection.down', '__server__ down', words);
+    };
   }
   // Node-RED's types want `this` to be a plain Node when credentials are declared.
   RED.nodes.registerType(

@@ -141,6 +141,12 @@ export interface ConnectionState {
   reason?: string;
 }
 
+/** The status text of a connection that is not ready (English; the device store node gives its own language's). */
+export function connectionText(s: ConnectionState): string {
+  if (s.state === 'connecting') return `connecting to ${s.server}`;
+  return `${s.server} down${s.reason ? `: ${s.reason}` : ''}`;
+}
+
 export interface StoreConnection {
   readonly current: ConnectionState;
   /** Calls `fn` with every change; returns a function that stops it. */
@@ -252,6 +258,8 @@ export class DeviceStore {
   private readonly inFlight = new Set<InFlight>();
   private watchdog: NodeJS.Timeout | undefined;
   readonly limits: StoreLimits;
+  /** How the nodes using this store show its connection on their status, when it is not ready. */
+  describeConnection: (s: ConnectionState) => string = connectionText;
 
   constructor(
     private readonly backend: DeviceStoreBackend,

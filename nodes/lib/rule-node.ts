@@ -85,9 +85,10 @@ export function ruleNode<M, C = undefined>(node: Node, spec: RuleNodeSpec<M, C>)
   const rule = new RuleNode(node, spec, spec.okText ?? 'ok');
   try {
     const config = spec.config?.() as C;
-    const connection = spec.store?.(config)?.connection;
-    if (connection) {
-      const show = (s: ConnectionState) => connectionStatus(rule.status, rule.okText, s);
+    const store = spec.store?.(config);
+    const connection = store?.connection;
+    if (store && connection) {
+      const show = (s: ConnectionState) => connectionStatus(rule.status, rule.okText, s, store.describeConnection);
       show(connection.current);
       node.on('close', connection.watch(show));
     }
@@ -99,10 +100,15 @@ export function ruleNode<M, C = undefined>(node: Node, spec: RuleNodeSpec<M, C>)
 }
 
 /** The status for a store server's connection: yellow while connecting, red with the reason when down. */
-function connectionStatus(status: StatusTracker, okText: string, s: ConnectionState): void {
+function connectionStatus(
+  status: StatusTracker,
+  okText: string,
+  s: ConnectionState,
+  describe: (s: ConnectionState) => string,
+): void {
   if (s.state === 'ready') status.ok(okText);
-  else if (s.state === 'connecting') status.warn(`connecting to ${s.server}`);
-  else status.error(`${s.server} down${s.reason ? `: ${s.reason}` : ''}`);
+  else if (s.state === 'connecting') status.warn(describe(s));
+  else status.error(describe(s));
 }
 
 function asError(err: unknown): Error {
