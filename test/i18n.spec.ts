@@ -267,6 +267,24 @@ describe('message catalogs (i18n)', () => {
     let userDir: string;
     let browser: Browser | undefined;
 
+    /** A status node on `node` and a function that keeps its last text in global `key`. */
+    const keepStatus = (n: string, node: string, key: string): Array<Record<string, unknown>> => [
+      {
+        id: `i18nstatus0000${n}`,
+        type: 'status',
+        z: 'i18ntab00000001',
+        scope: [node],
+        wires: [[`i18nkeep000000${n}`]],
+      },
+      {
+        id: `i18nkeep000000${n}`,
+        type: 'function',
+        z: 'i18ntab00000001',
+        func: `global.set('${key}', msg.status.text);\nreturn null;`,
+        outputs: 0,
+        wires: [],
+      },
+    ];
     const flows: Array<Record<string, unknown>> = [
       { id: 'i18ntab00000001', type: 'tab', label: 'i18n' },
       // A script that does not compile: its status is the catalog's "compile error: __error__".
@@ -281,21 +299,7 @@ describe('message catalogs (i18n)', () => {
         y: 100,
         wires: [[], []],
       },
-      {
-        id: 'i18nstatus00001',
-        type: 'status',
-        z: 'i18ntab00000001',
-        scope: ['i18nscript00001'],
-        wires: [['i18nkeep0000001']],
-      },
-      {
-        id: 'i18nkeep0000001',
-        type: 'function',
-        z: 'i18ntab00000001',
-        func: "global.set('scriptStatus', msg.status.text);\nreturn null;",
-        outputs: 0,
-        wires: [],
-      },
+      ...keepStatus('1', 'i18nscript00001', 'scriptStatus'),
       {
         id: 'i18nhttpin00001',
         type: 'http in',
@@ -333,21 +337,7 @@ describe('message catalogs (i18n)', () => {
           deviceStore: 'i18nstore000001',
           wires: [[], []],
         },
-        {
-          id: 'i18nstatus00002',
-          type: 'status',
-          z: 'i18ntab00000001',
-          scope: ['i18nsave0000001'],
-          wires: [['i18nkeep0000002']],
-        },
-        {
-          id: 'i18nkeep0000002',
-          type: 'function',
-          z: 'i18ntab00000001',
-          func: "global.set('storeStatus', msg.status.text);\nreturn null;",
-          outputs: 0,
-          wires: [],
-        },
+        ...keepStatus('2', 'i18nsave0000001', 'storeStatus'),
       );
       writeSettings(userDir, flows, { lang: 'de' });
       // Its log is German too: it is ready when its admin API answers.
