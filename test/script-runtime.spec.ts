@@ -3,6 +3,7 @@ import {
   type CompiledScript,
   compileScript,
   DEFAULT_LIMITS,
+  jsonLengthAtLeast,
   MAX_INPUT_DEPTH,
   ScriptError,
   type ScriptLimits,
@@ -433,10 +434,77 @@ describe('script runtime (QuickJS sandbox)', () => {
     it('rejects input JSON over maxInputChars before running the script', async () => {
       const s = await compile('globalThis.ran = true; return 1;');
       const big = { s: 'x'.repeat(DEFAULT_LIMITS.maxInputChars) };
-      const err = expectError(run(s, [big, {}, 'T']), 'size', /input is \d+ characters of JSON; the limit is 100000/);
-      assert.match(err.message, new RegExp(String(JSON.stringify([big, {}, 'T']).length)));
+      const err = expectError(
+        run(s, [big, {}, 'T']),
+        'size',
+        /input is at least (\d+) characters of JSON; the limit is 100000/,
+      );
+      const atLeast = Number(/at least (\d+)/.exec(err.message)?.[1]);
+      assert.ok(atLeast > 100000 && atLeast <= JSON.stringify([big, {}, 'T']).length, err.message);
       const check = await compile('return typeof ran;');
       assert.equal(expectValue(run(check)), 'undefined');
+      // Over the limit only once written as JSON (many small values): JSON.stringify's own length is reported.
+      const many = { a: Array.from({ length: 30000 }, (_, i) => i) };
+      expectError(run(s, [many, {}, 'T']), 'size', /input is \d+ characters of JSON; the limit is 100000/);
+    });
+
+    it('refuses a Buffer of megabytes before writing it as JSON, from as deep as msg.payload.data', async () => {
+      const s = await compile('return 1;');
+      for (const msg of [{ payload: Buffer.alloc(2_000_000) }, { payload: { data: Buffer.alloc(60_000, 0x31) } }]) {
+        expectError(run(s, [msg, {}, 'T']), 'size', /input is at least \d+ characters of JSON/);
+      }
+      // Under the limit: it runs.
+      assert.equal(expectValue(run(s, [{ payload: Buffer.alloc(1000) }, {}, 'T'])), 1);
+    });
+
+    it("never counts more than JSON.stringify writes (the lower bound of an input's size)", () => {
+      class Thing {
+        big = 'x'.repeat(50);
+      }
+      const leftOut = { toJSON: () => undefined };
+      const samples: unknown[] = [
+        'x',
+        '',
+        0,
+        Number.NaN,
+        true,
+        null,
+        undefined,
+        [],
+        [undefined, () => 1, Symbol('s')],
+        {},
+        { a: undefined, b: () => 1, c: Symbol('s'), d: leftOut },
+        { when: new Date(0), map: new Map([[1, 'x'.repeat(40)]]), set: new Set(['y']) },
+        { thing: new Thing(), boxed: new String('abc'), u8: new Uint8Array(20) },
+        Buffer.alloc(0),
+        Buffer.from([255, 0, 10]),
+        Object.assign(Buffer.alloc(50), { toJSON: () => 'short' }),
+        Object.create(null, { k: { value: 'v', enumerable: true } }),
+        { 'quote"d\\key\n': 'line\nbreak "quoted" \u0001' },
+        [[[['deep', 'deeper']]]],
+        { a: { b: { c: { d: 'x'.repeat(100) } } } },
+      ];
+      // Random nestings of them, too.
+      let seed = 7;
+      const rnd = (n: number) => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed % n;
+      };
+      for (let i = 0; i < 300; i++) {
+        const pick = () => samples[rnd(samples.length)];
+        samples.push(rnd(2) ? [pick(), pick(), pick()] : { [`k${i}`]: pick(), x: pick(), y: [pick()] });
+      }
+      for (const v of samples) {
+        const written = JSON.stringify([v, {}, 'T']).length;
+        const atLeast = jsonLengthAtLeast([v, {}, 'T'], Number.POSITIVE_INFINITY);
+        assert.ok(atLeast <= written, `${atLeast} > ${written} for ${JSON.stringify(v)}`);
+      }
+      const throwing = {
+        get boom(): string {
+          throw new Error('getter');
+        },
+      };
+      assert.equal(jsonLengthAtLeast([throwing], 10), 0);
     });
 
     it('rejects a result over maxResultChars (a 1 MB string)', async () => {

@@ -145,9 +145,68 @@ export function resolveLimits(partial: Partial<ScriptLimits> | undefined): Requi
   return l;
 }
 
+/** How many values jsonLengthAtLeast looks at before it stops: it must cost next to nothing per call. */
+const LOWER_BOUND_VALUES = 64;
+
+/** Whether JSON.stringify writes `v` through a toJSON of its own (which may write anything, or leave it out). */
+function hasOwnJson(v: object): boolean {
+  return 'toJSON' in v && !(Buffer.isBuffer(v) && v.toJSON === Buffer.prototype.toJSON);
+}
+
+/**
+ * A number of characters that the JSON of `value` has at least, counted over its first values and three levels
+ * down (strings, Buffers, plain objects and arrays; anything else counts as nothing), stopping once past `limit`.
+ * It lets an input far over the limit (a Buffer of megabytes) be refused before JSON.stringify spends tens of ms
+ * on it.
+ */
+export function jsonLengthAtLeast(value: unknown, limit: number): number {
+  let budget = LOWER_BOUND_VALUES;
+  const visit = (v: unknown, depth: number): number => {
+    if (budget-- <= 0) return 0;
+    if (typeof v === 'string') return v.length + 2;
+    if (typeof v === 'number' || typeof v === 'boolean') return 1;
+    if (v === null) return 4;
+    if (typeof v !== 'object' || hasOwnJson(v)) return 0;
+    // {"type":"Buffer","data":[...]}: a digit for each byte at least, and a comma between two.
+    if (Buffer.isBuffer(v)) return 2 * v.length;
+    if (depth === 0) return 0;
+    if (Array.isArray(v)) {
+      // "[]" and the commas between the elements.
+      let n = Math.max(2, v.length + 1);
+      for (let i = 0; i < v.length && budget > 0 && n <= limit; i++) n += visit(v[i], depth - 1);
+      return n;
+    }
+    const proto = Object.getPrototypeOf(v);
+    if (proto !== Object.prototype && proto !== null) return 0;
+    let n = 2;
+    for (const k of Object.keys(v)) {
+      if (budget <= 0 || n > limit) break;
+      const item = (v as Record<string, unknown>)[k];
+      // JSON leaves such a property out: undefined, a function, a symbol, or what a toJSON may leave out.
+      if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+      if (typeof item === 'object' && item !== null && hasOwnJson(item)) continue;
+      n += k.length + 3 + visit(item, depth - 1);
+    }
+    return n;
+  };
+  try {
+    return visit(value, 3);
+  } catch {
+    // A getter or a proxy that throws: JSON.stringify will meet it too, and say so.
+    return 0;
+  }
+}
+
 /** The JSON of a call's arguments, checked against the size and nesting limits. Throws ScriptError. */
 export function serializeArgs(args: unknown[], limits: Required<ScriptLimits>): string {
   if (!Array.isArray(args)) throw new TypeError('invoke() takes an array of arguments');
+  const atLeast = jsonLengthAtLeast(args, limits.maxInputChars);
+  if (atLeast > limits.maxInputChars) {
+    throw new ScriptError(
+      'size',
+      `Script input is at least ${atLeast} characters of JSON; the limit is ${limits.maxInputChars}`,
+    );
+  }
   let json: string;
   try {
     json = JSON.stringify(args);
